@@ -1,0 +1,366 @@
+//! A model of the two halves of `#[uhaha::machine]`, built from syn's tree.
+//!
+//! The model records what the user wrote (receivers, parameter types, return
+//! types, markers) without judging it: [`check`](crate::check) decides what
+//! is an error, [`expand`](crate::expand) what code to generate. Building it
+//! never fails, so that every mistake in the input can be reported at once.
+
+use crate::attr::{self, Kind, MachineArgs, Marker};
+use crate::check::Ctxt;
+use crate::doc;
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::{
+    FnArg, GenericArgument, ImplItem, ImplItemFn, ItemImpl, ItemStruct, Pat, PatType,
+    PathArguments, ReturnType, Type,
+};
+
+/// The struct half: the replicated state.
+pub struct MachineStruct<'a> {
+    /// The struct as written.
+    pub item: &'a ItemStruct,
+    /// `name = ".."` and `version = ".."`.
+    pub args: MachineArgs,
+}
+
+impl<'a> MachineStruct<'a> {
+    /// Reads the struct half.
+    pub fn from_syn(item: &'a ItemStruct, args: MachineArgs) -> Self {
+        MachineStruct { item, args }
+    }
+}
+
+/// The impl half: the commands.
+pub struct MachineImpl<'a> {
+    /// The impl block as written.
+    pub item: &'a ItemImpl,
+    /// The methods with a `#[write]` or `#[read]` marker, in order: a
+    /// command's index in the runtime's table is its position here.
+    pub commands: Vec<Command<'a>>,
+    /// Markers on items that are not methods (consts, macros).
+    pub misplaced_markers: Vec<&'a syn::Attribute>,
+}
+
+impl<'a> MachineImpl<'a> {
+    /// Reads the impl half. Marker arguments are parsed here, so their
+    /// errors go to `cx`.
+    pub fn from_syn(cx: &Ctxt, item: &'a ItemImpl) -> Self {
+        let mut commands = Vec::new();
+        let mut misplaced_markers = Vec::new();
+        for impl_item in &item.items {
+            match impl_item {
+                ImplItem::Fn(method) => {
+                    if let Some(marker) = attr::marker(cx, &method.attrs) {
+                        commands.push(Command::from_syn(method, marker));
+                    }
+                }
+                other => misplaced_markers.extend(
+                    item_attrs(other)
+                        .iter()
+                        .filter(|a| attr::marker_kind(a).is_some()),
+                ),
+            }
+        }
+        MachineImpl {
+            item,
+            commands,
+            misplaced_markers,
+        }
+    }
+}
+
+/// The attributes of an impl item that is not a method.
+fn item_attrs(item: &ImplItem) -> &[syn::Attribute] {
+    match item {
+        ImplItem::Const(item) => &item.attrs,
+        ImplItem::Fn(item) => &item.attrs,
+        ImplItem::Type(item) => &item.attrs,
+        ImplItem::Macro(item) => &item.attrs,
+        _ => &[],
+    }
+}
+
+/// One command: a marked method.
+pub struct Command<'a> {
+    /// The method as written.
+    pub method: &'a ImplItemFn,
+    /// Its `#[write]` / `#[read]` marker.
+    pub marker: Marker,
+    /// The command's name, upper-case: the marker's `name = ".."` or the
+    /// method's name.
+    pub name: String,
+    /// Where the name comes from (the literal or the method's name), for
+    /// errors about the name.
+    pub name_span: Span,
+    /// How the method takes `self`.
+    pub receiver: Receiver<'a>,
+    /// The parameters after `self`, in order.
+    pub args: Vec<Arg<'a>>,
+    /// The doc comment, for `HELP`.
+    pub doc: String,
+}
+
+impl<'a> Command<'a> {
+    fn from_syn(method: &'a ImplItemFn, marker: Marker) -> Self {
+        let (name, name_span) = match &marker.name {
+            Some(lit) => (lit.value().to_ascii_uppercase(), lit.span()),
+            None => {
+                let ident = &method.sig.ident;
+                (ident.unraw().to_string().to_ascii_uppercase(), ident.span())
+            }
+        };
+        let mut receiver = Receiver::Missing;
+        let mut args = Vec::new();
+        for input in &method.sig.inputs {
+            match input {
+                FnArg::Receiver(r) => receiver = Receiver::from_syn(r),
+                FnArg::Typed(pat_ty) => args.push(Arg::from_syn(pat_ty)),
+            }
+        }
+        Command {
+            method,
+            marker,
+            name,
+            name_span,
+            receiver,
+            args,
+            doc: doc::text(&method.attrs),
+        }
+    }
+
+    /// `#[write]` or `#[read]`.
+    pub fn kind(&self) -> Kind {
+        self.marker.kind
+    }
+
+    /// The declared return type, if any.
+    pub fn output(&self) -> Option<&'a Type> {
+        match &self.method.sig.output {
+            ReturnType::Default => None,
+            ReturnType::Type(_, ty) => Some(ty),
+        }
+    }
+}
+
+/// How a method takes `self`.
+pub enum Receiver<'a> {
+    /// `&self` (or `self: &Self`).
+    Shared(&'a syn::Receiver),
+    /// `&mut self` (or `self: &mut Self`).
+    Mut(&'a syn::Receiver),
+    /// `self`, `mut self`, `self: Box<Self>`, ...
+    Value(&'a syn::Receiver),
+    /// An associated function: no `self` at all.
+    Missing,
+}
+
+impl<'a> Receiver<'a> {
+    fn from_syn(r: &'a syn::Receiver) -> Self {
+        // `ty` is filled in for the short forms too (`&self` has `&Self`).
+        match ungroup(&r.ty) {
+            Type::Reference(ty) if ty.mutability.is_some() => Receiver::Mut(r),
+            Type::Reference(_) => Receiver::Shared(r),
+            _ => Receiver::Value(r),
+        }
+    }
+}
+
+/// One parameter after `self`.
+pub struct Arg<'a> {
+    /// The parameter as written (`key: String`).
+    pub pat_ty: &'a PatType,
+    /// What it is to the command.
+    pub ty: ArgType<'a>,
+}
+
+impl<'a> Arg<'a> {
+    fn from_syn(pat_ty: &'a PatType) -> Self {
+        let ty = match context(&pat_ty.ty) {
+            Some(mutable) => ArgType::Context { mutable },
+            None => {
+                let (arity, elem) = classify(&pat_ty.ty);
+                ArgType::Value {
+                    name: param_name(&pat_ty.pat),
+                    arity,
+                    elem,
+                }
+            }
+        };
+        Arg { pat_ty, ty }
+    }
+
+    /// The parameter's type as written.
+    pub fn full_ty(&self) -> &'a Type {
+        &self.pat_ty.ty
+    }
+}
+
+/// What a parameter is to the command.
+pub enum ArgType<'a> {
+    /// `&mut Ctx` or `&Ctx`: the machine's context, not an argument.
+    Context {
+        /// Whether it is `&mut Ctx`.
+        mutable: bool,
+    },
+    /// A value read from the command's arguments.
+    Value {
+        /// The name shown in help: the pattern's identifier.
+        name: String,
+        /// How many values it takes.
+        arity: Arity,
+        /// The type each value is read as: `T` of `Option<T>` and of a
+        /// variadic `Vec<T>`, else the parameter's type.
+        elem: &'a Type,
+    },
+}
+
+/// How many values a parameter takes; mirrors the runtime's `Arity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arity {
+    /// Exactly one.
+    Required,
+    /// `Option<T>`: zero or one.
+    Optional,
+    /// `Vec<T>` (other than `Vec<u8>`): zero or more.
+    Variadic,
+}
+
+/// Looks through the invisible groups and parentheses that macro_rules and
+/// users put around types.
+pub fn ungroup(mut ty: &Type) -> &Type {
+    loop {
+        match ty {
+            Type::Group(group) => ty = &group.elem,
+            Type::Paren(paren) => ty = &paren.elem,
+            _ => return ty,
+        }
+    }
+}
+
+/// `Some(mutable)` for `&mut Ctx` and `&Ctx` (with or without a lifetime or
+/// a path), `None` for anything else.
+fn context(ty: &Type) -> Option<bool> {
+    match ungroup(ty) {
+        Type::Reference(r) if is_ctx(&r.elem) => Some(r.mutability.is_some()),
+        _ => None,
+    }
+}
+
+/// Whether a type is a path that ends in `Ctx`.
+pub fn is_ctx(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|s| s.ident == "Ctx")
+}
+
+/// Sorts a parameter type by arity, syntactically on its last path segment:
+/// the macro sees tokens, not resolved types.
+pub fn classify(ty: &Type) -> (Arity, &Type) {
+    if let Some(elem) = only_type_argument(ty, "Option") {
+        (Arity::Optional, elem)
+    } else if let Some(elem) = only_type_argument(ty, "Vec") {
+        if last_segment(elem).is_some_and(|s| s.ident == "u8" && s.arguments.is_none()) {
+            // `Vec<u8>` is one binary-safe argument, not many bytes.
+            (Arity::Required, ty)
+        } else {
+            (Arity::Variadic, elem)
+        }
+    } else {
+        (Arity::Required, ty)
+    }
+}
+
+/// `T` of `Wrapper<T>` when the type's last segment is `wrapper`.
+fn only_type_argument<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
+    let segment = last_segment(ty).filter(|s| s.ident == wrapper)?;
+    let PathArguments::AngleBracketed(args) = &segment.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>()[..] {
+        [GenericArgument::Type(elem)] => Some(elem),
+        _ => None,
+    }
+}
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ungroup(ty) {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        _ => None,
+    }
+}
+
+/// The name a parameter has in help: its identifier without leading
+/// underscores or `r#`, or `arg` for other patterns.
+fn param_name(pat: &Pat) -> String {
+    let name = match pat {
+        Pat::Ident(pat) => pat.ident.unraw().to_string(),
+        _ => String::new(),
+    };
+    let name = name.trim_start_matches('_');
+    if name.is_empty() {
+        "arg".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::ToTokens;
+    use syn::parse_quote;
+
+    fn arity_and_elem(ty: Type) -> (Arity, String) {
+        let (arity, elem) = classify(&ty);
+        (arity, elem.to_token_stream().to_string())
+    }
+
+    #[test]
+    fn types_are_classified_by_their_last_segment() {
+        assert_eq!(
+            arity_and_elem(parse_quote!(String)),
+            (Arity::Required, "String".into())
+        );
+        assert_eq!(
+            arity_and_elem(parse_quote!(Option<f64>)),
+            (Arity::Optional, "f64".into())
+        );
+        assert_eq!(
+            arity_and_elem(parse_quote!(std::option::Option<i64>)),
+            (Arity::Optional, "i64".into())
+        );
+        assert_eq!(
+            arity_and_elem(parse_quote!(Vec<String>)),
+            (Arity::Variadic, "String".into())
+        );
+        assert_eq!(
+            arity_and_elem(parse_quote!(Vec<u8>)),
+            (Arity::Required, "Vec < u8 >".into())
+        );
+        assert_eq!(
+            arity_and_elem(parse_quote!(Vec<Vec<u8>>)),
+            (Arity::Variadic, "Vec < u8 >".into())
+        );
+        assert_eq!(
+            arity_and_elem(parse_quote!(Bytes)),
+            (Arity::Required, "Bytes".into())
+        );
+    }
+
+    #[test]
+    fn context_parameters_are_references_to_ctx() {
+        assert_eq!(context(&parse_quote!(&mut Ctx)), Some(true));
+        assert_eq!(context(&parse_quote!(&Ctx<'_>)), Some(false));
+        assert_eq!(context(&parse_quote!(&mut uhaha::Ctx)), Some(true));
+        assert_eq!(context(&parse_quote!(Ctx)), None);
+        assert_eq!(context(&parse_quote!(&str)), None);
+    }
+
+    #[test]
+    fn parameter_names_come_from_the_pattern() {
+        assert_eq!(param_name(&parse_quote!(key)), "key");
+        assert_eq!(param_name(&parse_quote!(mut key)), "key");
+        assert_eq!(param_name(&parse_quote!(_seconds)), "seconds");
+        assert_eq!(param_name(&parse_quote!(r#type)), "type");
+        assert_eq!(param_name(&parse_quote!(_)), "arg");
+        assert_eq!(param_name(&parse_quote!((a, b))), "arg");
+    }
+}

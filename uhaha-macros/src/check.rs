@@ -1,0 +1,420 @@
+//! Validation of both halves, and [`Ctxt`], which collects the errors.
+//!
+//! Every rule that the macro itself enforces lives here, each with a message
+//! that says what to write instead and a span on the offending tokens. Rules
+//! that need types (can this parameter be parsed? can this value be a
+//! reply? is this name a built-in's?) are left to the compiler, through the
+//! runtime's traits and their `on_unimplemented` messages, because only the
+//! compiler knows the types.
+
+use crate::ast::{self, Arg, ArgType, Arity, Command, MachineImpl, MachineStruct, Receiver};
+use crate::attr::Kind;
+use proc_macro2::Span;
+use quote::{quote, ToTokens};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt::Display;
+use syn::Type;
+
+/// Collects errors so that the user sees every mistake in one build, each
+/// at its own span, instead of fixing them one compile at a time.
+#[derive(Default)]
+pub struct Ctxt {
+    errors: RefCell<Vec<syn::Error>>,
+}
+
+impl Ctxt {
+    /// A context with no errors yet.
+    pub fn new() -> Self {
+        Ctxt::default()
+    }
+
+    /// Adds an error that points at `tokens`.
+    pub fn error_spanned_by(&self, tokens: impl ToTokens, message: impl Display) {
+        self.syn_error(syn::Error::new_spanned(tokens.into_token_stream(), message));
+    }
+
+    /// Adds an error that points at one span.
+    pub fn error_at(&self, span: Span, message: impl Display) {
+        self.syn_error(syn::Error::new(span, message));
+    }
+
+    /// Adds an error from a parser.
+    pub fn syn_error(&self, error: syn::Error) {
+        self.errors.borrow_mut().push(error);
+    }
+
+    /// All errors combined into one, or `Ok` when there were none.
+    pub fn check(self) -> syn::Result<()> {
+        let mut errors = self.errors.into_inner().into_iter();
+        let Some(mut combined) = errors.next() else {
+            return Ok(());
+        };
+        combined.extend(errors);
+        Err(combined)
+    }
+}
+
+/// Checks the struct half.
+pub fn struct_half(cx: &Ctxt, machine: &MachineStruct) {
+    let generics = &machine.item.generics;
+    if !generics.params.is_empty() {
+        cx.error_spanned_by(
+            generics,
+            "a uhaha machine cannot be generic: its state is one concrete type, saved in snapshots",
+        );
+    } else if let Some(where_clause) = &generics.where_clause {
+        cx.error_spanned_by(where_clause, "a uhaha machine cannot have a where clause");
+    }
+    if let Some(path) = user_serde_derive(machine.item) {
+        cx.error_spanned_by(
+            path,
+            "#[uhaha::machine] derives Serialize and Deserialize itself; remove this derive (field attributes like #[serde(skip)] still work)",
+        );
+    }
+    if let Some(name) = &machine.args.name {
+        if let Err(message) = machine_name(&name.value()) {
+            cx.error_spanned_by(name, message);
+        }
+    }
+    if let Some(version) = &machine.args.version {
+        if version.value().trim().is_empty() {
+            cx.error_spanned_by(version, "the version must not be empty");
+        }
+    }
+}
+
+/// The `Serialize` or `Deserialize` in the user's own `#[derive(..)]`, which
+/// would conflict with the one the macro adds.
+pub fn user_serde_derive(item: &syn::ItemStruct) -> Option<syn::Path> {
+    let parser = syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated;
+    item.attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("derive"))
+        .filter_map(|attr| attr.parse_args_with(parser).ok())
+        .flatten()
+        .find(|path| {
+            path.segments
+                .last()
+                .is_some_and(|s| s.ident == "Serialize" || s.ident == "Deserialize")
+        })
+}
+
+/// Why a service name is not usable, if it is not. The name is a directory
+/// under the data dir, so it must not be able to leave it.
+fn machine_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("the machine name must not be empty");
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if !name.chars().all(allowed) || name.starts_with('.') {
+        return Err(
+            "the machine name names its data directory: use ASCII letters, digits, `-`, `_` and `.`, not starting with `.`",
+        );
+    }
+    Ok(())
+}
+
+/// Checks the impl half.
+pub fn impl_half(cx: &Ctxt, machine: &MachineImpl) {
+    let item = machine.item;
+    if let Some((_, path, for_token)) = &item.trait_ {
+        cx.error_spanned_by(
+            quote!(#path #for_token),
+            "#[uhaha::machine] goes on the struct's inherent impl block (`impl Name { .. }`), not on a trait impl",
+        );
+    }
+    if !item.generics.params.is_empty() {
+        cx.error_spanned_by(
+            &item.generics,
+            "#[uhaha::machine] does not support generic impl blocks: a machine is one concrete type",
+        );
+    } else if let Some(where_clause) = &item.generics.where_clause {
+        cx.error_spanned_by(
+            where_clause,
+            "#[uhaha::machine] does not support where clauses on the impl block",
+        );
+    }
+    if let Some(unsafety) = &item.unsafety {
+        cx.error_spanned_by(unsafety, "#[uhaha::machine] does not support `unsafe impl`");
+    }
+    for attr in &machine.misplaced_markers {
+        cx.error_spanned_by(attr, "#[write] and #[read] go on methods");
+    }
+    for impl_item in &item.items {
+        if let syn::ImplItem::Fn(method) = impl_item {
+            if method.sig.ident == "serve" {
+                cx.error_spanned_by(
+                    &method.sig.ident,
+                    "#[uhaha::machine] defines `serve()` on the struct; rename this method (a command can keep the name with #[write(name = \"serve\")])",
+                );
+            }
+        }
+    }
+    for command in &machine.commands {
+        check_command(cx, command);
+    }
+    check_names(cx, &machine.commands);
+}
+
+/// Checks one command's signature.
+fn check_command(cx: &Ctxt, command: &Command) {
+    let sig = &command.method.sig;
+    let kind = command.kind();
+    if let Some(lit) = &command.marker.name {
+        let name = lit.value();
+        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            cx.error_spanned_by(
+                lit,
+                "a command name must not be empty or contain spaces: clients send it as one word",
+            );
+        }
+    }
+    if let Some(asyncness) = &sig.asyncness {
+        cx.error_spanned_by(
+            asyncness,
+            "a command method cannot be `async`: commands run one at a time inside the state machine and must finish without waiting",
+        );
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        cx.error_spanned_by(
+            unsafety,
+            "a command method cannot be `unsafe`: the generated code calls it for any client",
+        );
+    }
+    if !sig.generics.params.is_empty() {
+        cx.error_spanned_by(
+            &sig.generics,
+            "a command method cannot be generic: the argument and reply types must be known to parse and encode them",
+        );
+    } else if let Some(where_clause) = &sig.generics.where_clause {
+        cx.error_spanned_by(
+            where_clause,
+            "a command method cannot have a where clause: the argument and reply types must be known to parse and encode them",
+        );
+    }
+    match (&command.receiver, kind) {
+        (Receiver::Mut(_), Kind::Write) | (Receiver::Shared(_), Kind::Read) => {}
+        (Receiver::Shared(r), Kind::Write) => cx.error_spanned_by(
+            r,
+            "a #[write] method takes `&mut self`; use #[read] for a command that only reads the state",
+        ),
+        (Receiver::Mut(r), Kind::Read) => cx.error_spanned_by(
+            r,
+            "a #[read] method takes `&self`: reads must not change the state; use #[write] for a command that does",
+        ),
+        (Receiver::Value(r), _) => cx.error_spanned_by(
+            r,
+            format_args!(
+                "a command method borrows the state: take {}, not `self` by value",
+                self_for(kind)
+            ),
+        ),
+        (Receiver::Missing, _) => {
+            let (fn_token, ident) = (&sig.fn_token, &sig.ident);
+            cx.error_spanned_by(
+                quote!(#fn_token #ident),
+                format_args!("a {} method takes {}", kind.marker(), self_for(kind)),
+            );
+        }
+    }
+    check_args(cx, kind, &command.args);
+}
+
+fn self_for(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Write => "`&mut self`",
+        Kind::Read => "`&self`",
+    }
+}
+
+/// Checks the parameters: their types, the context parameter, and the order
+/// of optional and variadic ones.
+fn check_args(cx: &Ctxt, kind: Kind, args: &[Arg]) {
+    let mut context_seen = false;
+    for arg in args {
+        match &arg.ty {
+            ArgType::Context { mutable } => {
+                if context_seen {
+                    cx.error_spanned_by(
+                        arg.full_ty(),
+                        "a command takes at most one `Ctx` parameter",
+                    );
+                } else if *mutable && kind == Kind::Read {
+                    cx.error_spanned_by(
+                        arg.full_ty(),
+                        "a #[read] method takes `&Ctx`, not `&mut Ctx`: reads must not move the machine's time or random numbers",
+                    );
+                }
+                context_seen = true;
+            }
+            ArgType::Value { elem, .. } => check_value_type(cx, kind, elem),
+        }
+    }
+
+    let values: Vec<(&Arg, &str, Arity)> = args
+        .iter()
+        .filter_map(|arg| match &arg.ty {
+            ArgType::Value { name, arity, .. } => Some((arg, name.as_str(), *arity)),
+            ArgType::Context { .. } => None,
+        })
+        .collect();
+    for (i, &(arg, name, arity)) in values.iter().enumerate() {
+        let later = &values[i + 1..];
+        match arity {
+            Arity::Required => {}
+            Arity::Optional => {
+                if let Some((_, required, _)) = later.iter().find(|v| v.2 == Arity::Required) {
+                    cx.error_spanned_by(
+                        arg.pat_ty,
+                        format_args!(
+                            "optional argument `{name}` comes before required argument `{required}`: `Option<T>` arguments go after all required ones",
+                        ),
+                    );
+                }
+            }
+            Arity::Variadic => {
+                if let Some((_, next, _)) = later.first() {
+                    cx.error_spanned_by(
+                        arg.pat_ty,
+                        format_args!(
+                            "variadic argument `{name}` must be the last argument, but `{next}` follows it: a `Vec<T>` argument takes all the remaining values",
+                        ),
+                    );
+                } else if let Some((_, optional, _)) =
+                    values[..i].iter().find(|v| v.2 == Arity::Optional)
+                {
+                    cx.error_spanned_by(
+                        arg.pat_ty,
+                        format_args!(
+                            "variadic argument `{name}` cannot follow optional argument `{optional}`: make `{optional}` required, or take both as one `Vec<T>`",
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Errors for parameter types the macro can tell are wrong without knowing
+/// the types: borrowed values, `impl Trait`, `Ctx` by value.
+fn check_value_type(cx: &Ctxt, kind: Kind, ty: &Type) {
+    match ast::ungroup(ty) {
+        Type::Reference(reference) => {
+            let owned = match ast::ungroup(&reference.elem) {
+                Type::Path(path) if path.path.is_ident("str") => "`String`".to_owned(),
+                Type::Slice(slice) if is_u8(&slice.elem) => "`Vec<u8>` or `Bytes`".to_owned(),
+                Type::Slice(slice) => format!("`Vec<{}>`", type_to_string(&slice.elem)),
+                elem => format!("`{}`", type_to_string(elem)),
+            };
+            cx.error_spanned_by(
+                ty,
+                format_args!(
+                    "command arguments are owned values: use {owned} instead of `{}`",
+                    type_to_string(ty)
+                ),
+            );
+        }
+        Type::ImplTrait(_) => cx.error_spanned_by(
+            ty,
+            "a command argument needs a named type: `impl Trait` makes the method generic",
+        ),
+        ty if ast::is_ctx(ty) => cx.error_spanned_by(
+            ty,
+            format_args!(
+                "take the context by reference: `{}`",
+                match kind {
+                    Kind::Write => "&mut Ctx",
+                    Kind::Read => "&Ctx",
+                }
+            ),
+        ),
+        _ => {}
+    }
+}
+
+fn is_u8(ty: &Type) -> bool {
+    matches!(ast::ungroup(ty), Type::Path(path) if path.path.is_ident("u8"))
+}
+
+/// Duplicate command names, compared as clients do: ignoring case.
+fn check_names(cx: &Ctxt, commands: &[Command]) {
+    let mut seen: HashMap<&str, &Command> = HashMap::new();
+    for command in commands {
+        if let Some(first) = seen.get(command.name.as_str()) {
+            cx.error_at(
+                command.name_span,
+                format_args!(
+                    "duplicate command name `{}`: method `{}` already has it (command names ignore case)",
+                    command.name, first.method.sig.ident,
+                ),
+            );
+        } else {
+            seen.insert(&command.name, command);
+        }
+    }
+}
+
+/// A type as a user would write it, for messages: `Vec<u8>`, not
+/// `Vec < u8 >`.
+fn type_to_string(ty: &Type) -> String {
+    let mut out = String::new();
+    let text = ty.to_token_stream().to_string();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ' ' {
+            let prev = out.chars().last();
+            let next = chars.peek().copied();
+            let glue_after = matches!(prev, Some('<' | '&' | ':' | '[' | '(' | '\''));
+            let glue_before = matches!(next, Some('<' | '>' | ':' | ',' | ']' | ')'));
+            if glue_after || glue_before {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    #[test]
+    fn types_print_as_written() {
+        let ty: Type = parse_quote!(&'a mut std::collections::HashMap<String, Vec<u8>>);
+        assert_eq!(
+            type_to_string(&ty),
+            "&'a mut std::collections::HashMap<String, Vec<u8>>"
+        );
+        assert_eq!(type_to_string(&parse_quote!(&[u8])), "&[u8]");
+        assert_eq!(type_to_string(&parse_quote!(&str)), "&str");
+        assert_eq!(type_to_string(&parse_quote!((i64, f64))), "(i64, f64)");
+    }
+
+    #[test]
+    fn machine_names_stay_inside_the_data_dir() {
+        assert!(machine_name("ticket").is_ok());
+        assert!(machine_name("my-kv_2.0").is_ok());
+        assert!(machine_name("").is_err());
+        assert!(machine_name("..").is_err());
+        assert!(machine_name("a/b").is_err());
+        assert!(machine_name("a b").is_err());
+    }
+
+    #[test]
+    fn errors_are_combined_in_order() {
+        let cx = Ctxt::new();
+        cx.error_at(Span::call_site(), "first");
+        cx.error_at(Span::call_site(), "second");
+        let messages: Vec<String> = cx
+            .check()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(messages, ["first", "second"]);
+        assert!(Ctxt::new().check().is_ok());
+    }
+}

@@ -1,0 +1,357 @@
+//! Code generation for both halves.
+//!
+//! Generated code names everything through `::uhaha::__private`, never the
+//! user's imports, and keeps its trait impls inside `const _: () = { .. };`
+//! so that nothing leaks into the user's namespace.
+//!
+//! Where the compiler, not the macro, must judge the user's code (can this
+//! type be an argument or a reply? is this name a built-in's?), the
+//! generated expression carries the span of the user's tokens, so the
+//! runtime trait's `on_unimplemented` message or the const panic points at
+//! the parameter type, the return type or the method name.
+//!
+//! On a macro error the item is still emitted, markers removed, with a
+//! fallback impl where one can be written, so that one mistake does not
+//! cascade into errors elsewhere in the program.
+
+use crate::ast::{Arg, ArgType, Arity, Command, MachineImpl, MachineStruct};
+use crate::attr::{self, Kind};
+use crate::check::{self, Ctxt};
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{ImplItem, ItemImpl, ItemStruct};
+
+/// Expands `#[uhaha::machine(..)]` on a struct.
+pub fn struct_half(args: TokenStream, item: &ItemStruct) -> TokenStream {
+    let cx = Ctxt::new();
+    let args = attr::machine_args(&cx, args);
+    let machine = MachineStruct::from_syn(item, args);
+    check::struct_half(&cx, &machine);
+    match cx.check() {
+        Ok(()) => struct_impls(&machine, true),
+        Err(error) => {
+            let error = error.into_compile_error();
+            let generics = &item.generics;
+            let fallback = if generics.params.is_empty() && generics.where_clause.is_none() {
+                // Without the impls, every use of the struct as a machine
+                // would fail too: emit them with the arguments that parsed.
+                let derive_serde = check::user_serde_derive(item).is_none();
+                struct_impls(&machine, derive_serde)
+            } else {
+                quote!(#item)
+            };
+            quote!(#error #fallback)
+        }
+    }
+}
+
+/// The struct with serde's derives, its `Machine` impl and `serve()`.
+fn struct_impls(machine: &MachineStruct, derive_serde: bool) -> TokenStream {
+    let item = machine.item;
+    let ident = &item.ident;
+    let vis = &item.vis;
+    let name = match &machine.args.name {
+        Some(name) => quote!(#name),
+        None => quote!(::core::env!("CARGO_PKG_NAME")),
+    };
+    let version = match &machine.args.version {
+        Some(version) => quote!(#version),
+        None => quote!(::core::env!("CARGO_PKG_VERSION")),
+    };
+    // The derive goes before the user's attributes: a `#[serde(..)]` of
+    // theirs must come after the derive that declares it.
+    let serde = derive_serde.then(|| {
+        quote! {
+            #[derive(::uhaha::__private::serde::Serialize, ::uhaha::__private::serde::Deserialize)]
+            #[serde(crate = "::uhaha::__private::serde")]
+        }
+    });
+    // Spanned at the struct's name: without the impl half, the missing
+    // `Commands` impl is reported there.
+    let serve = quote_spanned!(ident.span()=> ::uhaha::__private::serve::<Self>());
+    quote! {
+        #serde
+        #item
+
+        const _: () = {
+            #[automatically_derived]
+            impl ::uhaha::__private::Machine for #ident {
+                const NAME: &'static ::core::primitive::str = #name;
+                const VERSION: &'static ::core::primitive::str = #version;
+            }
+        };
+
+        impl #ident {
+            /// Runs a node of this machine with uhaha's command line (`-n`,
+            /// `-a`, `-j`, `-d`, ...) until it is stopped; see `--help`.
+            #[allow(dead_code)]
+            #vis fn serve() -> ! {
+                #serve
+            }
+        }
+    }
+}
+
+/// Expands `#[uhaha::machine]` on an impl block.
+pub fn impl_half(args: TokenStream, item: &ItemImpl) -> TokenStream {
+    let cx = Ctxt::new();
+    attr::no_args(&cx, args);
+    let machine = MachineImpl::from_syn(&cx, item);
+    check::impl_half(&cx, &machine);
+    let stripped = strip_markers(item);
+    match cx.check() {
+        Ok(()) => {
+            let commands = commands_impl(&machine);
+            quote!(#stripped #commands)
+        }
+        Err(error) => {
+            let error = error.into_compile_error();
+            let fallback = fallback_commands_impl(item);
+            quote!(#error #stripped #fallback)
+        }
+    }
+}
+
+/// The impl block without the `#[write]` / `#[read]` markers, which are not
+/// attributes the compiler knows.
+fn strip_markers(item: &ItemImpl) -> ItemImpl {
+    let mut item = item.clone();
+    for impl_item in &mut item.items {
+        let attrs = match impl_item {
+            ImplItem::Const(item) => &mut item.attrs,
+            ImplItem::Fn(item) => &mut item.attrs,
+            ImplItem::Type(item) => &mut item.attrs,
+            ImplItem::Macro(item) => &mut item.attrs,
+            _ => continue,
+        };
+        attrs.retain(|attr| attr::marker_kind(attr).is_none());
+    }
+    item
+}
+
+/// An empty command table for an impl half with errors, so that `serve()`
+/// still type-checks and the only errors are the macro's. Not emitted when
+/// the impl block itself is the problem (generic, or a trait impl).
+fn fallback_commands_impl(item: &ItemImpl) -> Option<TokenStream> {
+    let generics = &item.generics;
+    if item.trait_.is_some() || !generics.params.is_empty() || generics.where_clause.is_some() {
+        return None;
+    }
+    Some(commands_trait_impl(
+        &item.self_ty,
+        &TokenStream::new(),
+        &[],
+        &[],
+        &[],
+        &[],
+    ))
+}
+
+/// The `Commands` impl for a valid impl half, and the compile-time checks
+/// that command names are not built-ins'.
+fn commands_impl(machine: &MachineImpl) -> TokenStream {
+    let commands = &machine.commands;
+    let not_builtin = commands.iter().map(|command| {
+        let name = Literal::string(&command.name);
+        quote_spanned! {command.name_span=>
+            const _: () = ::uhaha::__private::assert_not_builtin(#name);
+        }
+    });
+    let not_builtin = quote!(#(#not_builtin)*);
+    let specs: Vec<TokenStream> = commands.iter().map(spec).collect();
+    let checks: Vec<TokenStream> = commands.iter().enumerate().map(check_arm).collect();
+    let arms = |kind: Kind| -> Vec<TokenStream> {
+        commands
+            .iter()
+            .enumerate()
+            .filter(|(_, command)| command.kind() == kind)
+            .map(|(index, command)| run_arm(index, command))
+            .collect()
+    };
+    commands_trait_impl(
+        &machine.item.self_ty,
+        &not_builtin,
+        &specs,
+        &checks,
+        &arms(Kind::Write),
+        &arms(Kind::Read),
+    )
+}
+
+/// The `Commands` impl from its parts: the table's entries and the match
+/// arms of `check`, `write` and `read`.
+fn commands_trait_impl(
+    self_ty: &syn::Type,
+    extra: &TokenStream,
+    specs: &[TokenStream],
+    checks: &[TokenStream],
+    writes: &[TokenStream],
+    reads: &[TokenStream],
+) -> TokenStream {
+    let check_body = dispatch(quote!(index, args), checks);
+    let write_body = dispatch(quote!(index, ctx, args), writes);
+    let read_body = dispatch(quote!(index, ctx, args), reads);
+    quote! {
+        const _: () = {
+            #extra
+
+            #[automatically_derived]
+            impl ::uhaha::__private::Commands for #self_ty {
+                const COMMANDS: &'static [::uhaha::__private::CommandSpec] = &[#(#specs),*];
+
+                fn check(
+                    index: ::core::primitive::usize,
+                    args: ::uhaha::__private::Args<'_>,
+                ) -> ::uhaha::__private::Result<(), ::uhaha::__private::ArgError> {
+                    #check_body
+                }
+
+                fn write(
+                    &mut self,
+                    index: ::core::primitive::usize,
+                    ctx: &mut ::uhaha::__private::Ctx<'_>,
+                    args: ::uhaha::__private::Args<'_>,
+                ) -> ::uhaha::__private::Result<::uhaha::__private::Reply, ::uhaha::__private::ArgError> {
+                    #write_body
+                }
+
+                fn read(
+                    &self,
+                    index: ::core::primitive::usize,
+                    ctx: &::uhaha::__private::Ctx<'_>,
+                    args: ::uhaha::__private::Args<'_>,
+                ) -> ::uhaha::__private::Result<::uhaha::__private::Reply, ::uhaha::__private::ArgError> {
+                    #read_body
+                }
+            }
+        };
+    }
+}
+
+/// A `match index` over `arms`, with an error for any other index. Without
+/// arms, no `match` at all, so that the expansion has nothing for lints to
+/// flag.
+fn dispatch(inputs: TokenStream, arms: &[TokenStream]) -> TokenStream {
+    let unknown = quote! {
+        ::uhaha::__private::Result::Err(::uhaha::__private::ArgError::new("unknown command"))
+    };
+    if arms.is_empty() {
+        quote! {
+            let _ = (#inputs);
+            #unknown
+        }
+    } else {
+        quote! {
+            match index {
+                #(#arms)*
+                _ => #unknown,
+            }
+        }
+    }
+}
+
+/// A command's entry in the table.
+fn spec(command: &Command) -> TokenStream {
+    let name = Literal::string(&command.name);
+    let kind = match command.kind() {
+        Kind::Write => quote!(::uhaha::__private::Kind::Write),
+        Kind::Read => quote!(::uhaha::__private::Kind::Read),
+    };
+    let params = values(command).map(|(_, name, arity, _)| {
+        let name = Literal::string(name);
+        let arity = match arity {
+            Arity::Required => quote!(::uhaha::__private::Arity::Required),
+            Arity::Optional => quote!(::uhaha::__private::Arity::Optional),
+            Arity::Variadic => quote!(::uhaha::__private::Arity::Variadic),
+        };
+        quote!(::uhaha::__private::Param { name: #name, arity: #arity })
+    });
+    let doc = Literal::string(&command.doc);
+    quote! {
+        ::uhaha::__private::CommandSpec {
+            name: #name,
+            kind: #kind,
+            params: &[#(#params),*],
+            doc: #doc,
+        }
+    }
+}
+
+/// The value parameters of a command with their positions among the
+/// command's arguments (the context parameter takes none).
+fn values<'c, 'a>(
+    command: &'c Command<'a>,
+) -> impl Iterator<Item = (usize, &'c str, Arity, &'a syn::Type)> + 'c {
+    command
+        .args
+        .iter()
+        .filter_map(|arg| match &arg.ty {
+            ArgType::Value { name, arity, elem } => Some((name.as_str(), *arity, *elem)),
+            ArgType::Context { .. } => None,
+        })
+        .enumerate()
+        .map(|(pos, (name, arity, elem))| (pos, name, arity, elem))
+}
+
+/// Reads the argument at `pos`. Spanned at the type, so that a type without
+/// `FromArg` is reported there.
+fn parse_arg(pos: usize, arity: Arity, elem: &syn::Type) -> TokenStream {
+    let pos = Literal::usize_unsuffixed(pos);
+    let method = match arity {
+        Arity::Required => quote!(required),
+        Arity::Optional => quote!(optional),
+        Arity::Variadic => quote!(rest),
+    };
+    quote_spanned! {elem.span()=>
+        ::uhaha::__private::Args::#method::<#elem>(&args, #pos)?
+    }
+}
+
+/// The `check` arm of a command: reads every argument, runs nothing.
+fn check_arm((index, command): (usize, &Command)) -> TokenStream {
+    let index = Literal::usize_unsuffixed(index);
+    let parses = values(command).map(|(pos, _, arity, elem)| parse_arg(pos, arity, elem));
+    quote! {
+        #index => {
+            #(let _ = #parses;)*
+            ::uhaha::__private::Result::Ok(())
+        }
+    }
+}
+
+/// The `write` or `read` arm of a command: reads the arguments, calls the
+/// method, turns its value into a reply.
+fn run_arm(index: usize, command: &Command) -> TokenStream {
+    let index = Literal::usize_unsuffixed(index);
+    let vars: Vec<syn::Ident> = values(command)
+        .map(|(pos, ..)| quote::format_ident!("__arg{}", pos))
+        .collect();
+    let parses = values(command).map(|(pos, _, arity, elem)| parse_arg(pos, arity, elem));
+    let mut next_var = vars.iter();
+    let call_args = command.args.iter().map(|arg: &Arg| match &arg.ty {
+        ArgType::Context { mutable: true } => quote!(ctx),
+        // In `write`, `ctx` is `&mut Ctx`; a method that takes `&Ctx`
+        // gets a shared reborrow.
+        ArgType::Context { mutable: false } if command.kind() == Kind::Write => quote!(&*ctx),
+        ArgType::Context { mutable: false } => quote!(ctx),
+        ArgType::Value { .. } => {
+            let var = next_var.next();
+            quote!(#var)
+        }
+    });
+    let method = &command.method.sig.ident;
+    let call = quote!(Self::#method(self, #(#call_args),*));
+    // Spanned at the return type, so that a type without `IntoReply` is
+    // reported there.
+    let span = command
+        .output()
+        .map_or_else(Span::call_site, |ty| ty.span());
+    let reply = quote_spanned!(span=> ::uhaha::__private::IntoReply::into_reply(#call));
+    quote! {
+        #index => {
+            #(let #vars = #parses;)*
+            ::uhaha::__private::Result::Ok(#reply)
+        }
+    }
+}

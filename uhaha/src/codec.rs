@@ -1,0 +1,53 @@
+//! The one place that decides how values are written to disk and to peers:
+//! bincode 2 with its serde support. bincode is marked unmaintained, so it is
+//! kept behind these two functions and can be swapped here alone.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+fn config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// Encodes a value.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    bincode::serde::encode_to_vec(value, config()).map_err(|e| CodecError(e.to_string()))
+}
+
+/// Decodes a value that [`encode`] wrote; trailing bytes are an error.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (value, used) = bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|e| CodecError(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(CodecError(format!("{} trailing bytes", bytes.len() - used)));
+    }
+    Ok(value)
+}
+
+/// A value could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecError(String);
+
+impl std::fmt::Display for CodecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "codec: {}", self.0)
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_reject_garbage() {
+        let value = (7u64, "seven".to_string(), vec![1u8, 2]);
+        let bytes = encode(&value).unwrap();
+        assert_eq!(decode::<(u64, String, Vec<u8>)>(&bytes).unwrap(), value);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode::<(u64, String, Vec<u8>)>(&longer).is_err());
+        assert!(decode::<(u64, String, Vec<u8>)>(&bytes[..2]).is_err());
+    }
+}

@@ -1,0 +1,129 @@
+//! The built-in commands every node has, described like user commands so
+//! that `HELP`, `COMMAND` and `-h` list them the same way.
+
+use super::spec::{Arity, CommandSpec, Kind, Param};
+
+/// A built-in command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    Auth,
+    Barrier,
+    Client,
+    Command,
+    Echo,
+    Help,
+    Machine,
+    Ping,
+    Quit,
+    Shutdown,
+    Version,
+}
+
+const fn p(name: &'static str, arity: Arity) -> Param {
+    Param { name, arity }
+}
+
+const fn spec(
+    name: &'static str,
+    kind: Kind,
+    params: &'static [Param],
+    doc: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        kind,
+        params,
+        doc,
+    }
+}
+
+use Arity::{Optional, Required, Variadic};
+use Kind::{Local, Read, Write};
+
+/// Every built-in with its description, in alphabetical order.
+pub const BUILTINS: &[(Builtin, CommandSpec)] = &[
+    (
+        Builtin::Auth,
+        spec(
+            "AUTH",
+            Local,
+            &[p("username", Optional), p("password", Required)],
+            "Authenticates the connection with the node's --auth secret. A username is accepted and ignored.",
+        ),
+    ),
+    (
+        Builtin::Barrier,
+        spec(
+            "BARRIER",
+            Write,
+            &[],
+            "Commits an empty write through the log: proves that this node leads a working cluster.",
+        ),
+    ),
+    (
+        Builtin::Client,
+        spec(
+            "CLIENT",
+            Local,
+            &[p("subcommand", Required), p("arg", Variadic)],
+            "Connection settings: CLIENT SETINFO attr value, CLIENT SETNAME name, CLIENT GETNAME, CLIENT ID.",
+        ),
+    ),
+    (
+        Builtin::Command,
+        spec(
+            "COMMAND",
+            Local,
+            &[p("subcommand", Optional), p("name", Variadic)],
+            "Describes the commands, as Redis 7 does: COMMAND, COMMAND COUNT, COMMAND LIST, COMMAND INFO [name ...], COMMAND DOCS [name ...].",
+        ),
+    ),
+    (Builtin::Echo, spec("ECHO", Local, &[p("message", Required)], "Returns the message.")),
+    (
+        Builtin::Help,
+        spec(
+            "HELP",
+            Local,
+            &[p("command", Optional)],
+            "Lists every command with its arguments and description, or describes one command.",
+        ),
+    ),
+    (
+        Builtin::Machine,
+        spec(
+            "MACHINE",
+            Read,
+            &[p("HUMAN", Optional)],
+            "Returns the machine's boot time, current time and uptime, in nanoseconds or, with HUMAN, readable.",
+        ),
+    ),
+    (
+        Builtin::Ping,
+        spec("PING", Local, &[p("message", Optional)], "Returns PONG, or the message if one is given."),
+    ),
+    (Builtin::Quit, spec("QUIT", Local, &[], "Closes the connection after replying OK.")),
+    (
+        Builtin::Shutdown,
+        spec("SHUTDOWN", Local, &[p("option", Variadic)], "Stops the node process."),
+    ),
+    (Builtin::Version, spec("VERSION", Local, &[], "Returns the service's name and version.")),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_are_sorted_and_reserved() {
+        let names: Vec<_> = BUILTINS.iter().map(|(_, s)| s.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        for name in names {
+            assert!(
+                super::super::BUILTIN_NAMES.contains(&name),
+                "{name} is not reserved"
+            );
+        }
+    }
+}

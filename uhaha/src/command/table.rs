@@ -1,0 +1,99 @@
+//! The command table: every command a node knows, user and built-in, looked
+//! up by name in any case.
+
+use super::builtin::{Builtin, BUILTINS};
+use super::spec::CommandSpec;
+use std::collections::HashMap;
+
+/// Where a command goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// A built-in command.
+    Builtin(Builtin),
+    /// The user command at this index of the machine's table.
+    User(usize),
+}
+
+/// Every command of a node.
+pub struct CommandTable {
+    routes: HashMap<Box<[u8]>, Route>,
+    specs: Vec<(Route, &'static CommandSpec)>,
+}
+
+impl CommandTable {
+    /// The table for a machine with these user commands.
+    pub fn new(user: &'static [CommandSpec]) -> CommandTable {
+        let mut specs: Vec<(Route, &'static CommandSpec)> = user
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (Route::User(i), s))
+            .collect();
+        specs.extend(BUILTINS.iter().map(|(b, s)| (Route::Builtin(*b), s)));
+        let routes = specs
+            .iter()
+            .map(|(r, s)| (s.name.as_bytes().into(), *r))
+            .collect();
+        CommandTable { routes, specs }
+    }
+
+    /// The command called `name`, in any case.
+    pub fn lookup(&self, name: &[u8]) -> Option<Route> {
+        const SHORT: usize = 32;
+        if name.len() <= SHORT {
+            let mut buf = [0u8; SHORT];
+            let upper = &mut buf[..name.len()];
+            upper.copy_from_slice(name);
+            upper.make_ascii_uppercase();
+            self.routes.get(&*upper).copied()
+        } else {
+            self.routes.get(&*name.to_ascii_uppercase()).copied()
+        }
+    }
+
+    /// The description of a command.
+    pub fn spec(&self, route: Route) -> &'static CommandSpec {
+        self.specs
+            .iter()
+            .find(|(r, _)| *r == route)
+            .map(|(_, s)| *s)
+            .expect("every route has a spec")
+    }
+
+    /// Every command: the user's first, in their order, then the built-ins.
+    pub fn specs(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+        self.specs.iter().map(|(_, s)| *s)
+    }
+
+    /// The user's commands.
+    pub fn user_specs(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+        self.specs
+            .iter()
+            .filter(|(r, _)| matches!(r, Route::User(_)))
+            .map(|(_, s)| *s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Kind, Param};
+
+    const USER: &[CommandSpec] = &[CommandSpec {
+        name: "TICKET",
+        kind: Kind::Write,
+        params: &[] as &[Param],
+        doc: "",
+    }];
+
+    #[test]
+    fn lookup_ignores_case() {
+        let table = CommandTable::new(USER);
+        assert_eq!(table.lookup(b"ticket"), Some(Route::User(0)));
+        assert_eq!(table.lookup(b"TiCkEt"), Some(Route::User(0)));
+        assert_eq!(table.lookup(b"ping"), Some(Route::Builtin(Builtin::Ping)));
+        assert_eq!(table.lookup(b"nope"), None);
+        assert_eq!(table.lookup(&[b'x'; 100]), None);
+        assert_eq!(table.spec(Route::User(0)).name, "TICKET");
+        assert_eq!(table.user_specs().count(), 1);
+    }
+}

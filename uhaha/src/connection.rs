@@ -1,0 +1,123 @@
+//! One client connection: read bytes, split them into commands, dispatch
+//! each, and write the replies back in request order with one flush per
+//! batch of pipelined commands.
+
+use crate::command::{Commands, Protocol, Reply};
+use crate::dispatch::{Flow, Session};
+use crate::node::Shared;
+use crate::resp::RequestParser;
+use bytes::BytesMut;
+use std::collections::VecDeque;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::oneshot;
+
+/// Replies in request order: some known at once, some still waiting for
+/// the log.
+pub struct ReplyQueue {
+    protocol: Protocol,
+    pending: VecDeque<Pending>,
+    out: BytesMut,
+}
+
+enum Pending {
+    Ready(Reply),
+    Waiting(oneshot::Receiver<Reply>),
+}
+
+/// Flush replies before this many are pending or this many bytes are
+/// encoded, so that a long pipeline cannot grow memory without bound.
+const MAX_PENDING: usize = 4096;
+const MAX_OUT: usize = 1 << 20;
+
+impl ReplyQueue {
+    fn new() -> Self {
+        ReplyQueue {
+            protocol: Protocol::Resp2,
+            pending: VecDeque::new(),
+            out: BytesMut::with_capacity(4096),
+        }
+    }
+
+    /// Queues a reply that is known now.
+    pub fn ready(&mut self, reply: Reply) {
+        if self.pending.is_empty() {
+            reply.encode(self.protocol, &mut self.out);
+        } else {
+            self.pending.push_back(Pending::Ready(reply));
+        }
+    }
+
+    /// Queues a reply that will arrive later.
+    pub fn waiting(&mut self, rx: oneshot::Receiver<Reply>) {
+        self.pending.push_back(Pending::Waiting(rx));
+    }
+
+    /// Waits for every queued reply and encodes them in order.
+    pub async fn settle(&mut self) {
+        while let Some(next) = self.pending.pop_front() {
+            let reply = match next {
+                Pending::Ready(reply) => reply,
+                Pending::Waiting(rx) => rx
+                    .await
+                    .unwrap_or_else(|_| Reply::Error("CLUSTERDOWN node is shutting down".into())),
+            };
+            reply.encode(self.protocol, &mut self.out);
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.pending.len() >= MAX_PENDING || self.out.len() >= MAX_OUT
+    }
+
+    /// Settles every reply and writes them out.
+    async fn flush<W: AsyncWrite + Unpin>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.settle().await;
+        if !self.out.is_empty() {
+            writer.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Serves one client until it leaves, sends `QUIT`, or breaks the protocol.
+pub async fn serve_client<M, S>(
+    shared: &Shared<M>,
+    stream: &mut S,
+    mut buf: BytesMut,
+    mut session: Session,
+) where
+    M: Commands,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut parser = RequestParser::new(shared.config.limits);
+    let mut queue = ReplyQueue::new();
+    loop {
+        let mut flow = Flow::Continue;
+        while flow == Flow::Continue {
+            match parser.next(&mut buf) {
+                Ok(Some(cmd)) => {
+                    flow = shared.dispatch(&mut session, cmd, &mut queue).await;
+                    if queue.full() && queue.flush(stream).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!("client {}: {e}", session.id);
+                    queue.ready(Reply::Error(e.to_string()));
+                    flow = Flow::Close;
+                }
+            }
+        }
+        if queue.flush(stream).await.is_err() || flow == Flow::Close {
+            let _ = stream.shutdown().await;
+            return;
+        }
+        buf.reserve(16 << 10);
+        match stream.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}

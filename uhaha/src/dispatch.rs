@@ -1,0 +1,303 @@
+//! Dispatch: what happens to one parsed command. Built-ins are answered
+//! here; user commands are checked (arity, argument types) before anything
+//! reaches the log, then writes go to the proposer and reads run against the
+//! applied state after the read barrier.
+
+use crate::command::help::{command_docs, command_info, help_lines};
+use crate::command::{Args, Builtin, Commands, Kind, Reply, Route};
+use crate::connection::ReplyQueue;
+use crate::machine::{machine_reply, Ctx};
+use crate::node::Shared;
+use crate::raft::Applied;
+use bytes::Bytes;
+
+/// What a connection knows about its client.
+#[derive(Debug)]
+pub struct Session {
+    /// A number unique among this process's connections (`CLIENT ID`).
+    pub id: u64,
+    /// Whether the client passed `AUTH` (always true without `--auth`).
+    pub authed: bool,
+    /// The name from `CLIENT SETNAME`.
+    pub name: Option<Bytes>,
+}
+
+/// Whether the connection goes on after a command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Close,
+}
+
+fn wrong_arity(name: &[u8]) -> Reply {
+    Reply::Error(format!(
+        "ERR wrong number of arguments for '{}' command",
+        String::from_utf8_lossy(name).to_lowercase()
+    ))
+}
+
+fn unknown_command(cmd: &[Bytes]) -> Reply {
+    let mut text = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        String::from_utf8_lossy(&cmd[0])
+    );
+    for arg in cmd[1..].iter().take(8) {
+        text.push_str(&format!(
+            "'{}' ",
+            String::from_utf8_lossy(&arg[..arg.len().min(128)])
+        ));
+    }
+    Reply::Error(text)
+}
+
+/// Compares secrets in time independent of where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() != b.len()) as u8;
+    for (i, x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+impl<M: Commands> Shared<M> {
+    /// Handles one command, queueing its reply.
+    pub async fn dispatch(
+        &self,
+        session: &mut Session,
+        cmd: Vec<Bytes>,
+        queue: &mut ReplyQueue,
+    ) -> Flow {
+        let Some(route) = self.table.lookup(&cmd[0]) else {
+            queue.ready(if session.authed {
+                unknown_command(&cmd)
+            } else {
+                noauth()
+            });
+            return Flow::Continue;
+        };
+        let spec = self.table.spec(route);
+        if !session.authed && !matches!(route, Route::Builtin(Builtin::Auth | Builtin::Quit)) {
+            queue.ready(noauth());
+            return Flow::Continue;
+        }
+        if !spec.accepts(cmd.len() - 1) {
+            queue.ready(wrong_arity(&cmd[0]));
+            return Flow::Continue;
+        }
+        match route {
+            Route::User(index) => {
+                let args = Args::new(&cmd[1..]);
+                if let Err(e) = M::check(index, args) {
+                    queue.ready(Reply::Error(e.to_string()));
+                } else if spec.kind == Kind::Write {
+                    self.write(spec.name, cmd, queue).await;
+                } else {
+                    let reply = self
+                        .read(queue, |state| {
+                            let ctx = Ctx::for_read(&state.clock);
+                            state
+                                .machine
+                                .read(index, &ctx, args)
+                                .unwrap_or_else(|e| Reply::Error(e.to_string()))
+                        })
+                        .await;
+                    queue.ready(reply);
+                }
+                Flow::Continue
+            }
+            Route::Builtin(builtin) => self.builtin(builtin, session, cmd, queue).await,
+        }
+    }
+
+    /// Queues a write for the log under its canonical name.
+    async fn write(&self, name: &'static str, mut cmd: Vec<Bytes>, queue: &mut ReplyQueue) {
+        cmd[0] = Bytes::from_static(name.as_bytes());
+        queue.waiting(self.proposer.propose(cmd).await);
+    }
+
+    /// Runs a read once the connection's earlier writes have replied and,
+    /// unless reads are open, once the read barrier has passed.
+    async fn read(&self, queue: &mut ReplyQueue, run: impl FnOnce(&Applied<M>) -> Reply) -> Reply {
+        queue.settle().await;
+        if !self.config.openreads {
+            if let Err(redirect) = self.reads.wait().await {
+                return redirect;
+            }
+        }
+        run(&self.state.read().expect("state lock"))
+    }
+
+    async fn builtin(
+        &self,
+        builtin: Builtin,
+        session: &mut Session,
+        cmd: Vec<Bytes>,
+        queue: &mut ReplyQueue,
+    ) -> Flow {
+        let arg = |i: usize| cmd.get(i).map(|a| a.to_ascii_uppercase());
+        let reply = match builtin {
+            Builtin::Quit => {
+                queue.ready(Reply::ok());
+                return Flow::Close;
+            }
+            Builtin::Auth => self.auth(session, cmd.last().expect("arity checked")),
+            Builtin::Ping => match cmd.get(1) {
+                None => Reply::Status("PONG".into()),
+                Some(msg) => Reply::Bulk(msg.clone()),
+            },
+            Builtin::Echo => Reply::Bulk(cmd[1].clone()),
+            Builtin::Version => Reply::bulk(format!("{} version {}", M::NAME, M::VERSION)),
+            Builtin::Barrier => {
+                self.write("BARRIER", cmd, queue).await;
+                return Flow::Continue;
+            }
+            Builtin::Machine => match arg(1).as_deref() {
+                None => {
+                    self.read(queue, |state| machine_reply(&state.clock, false))
+                        .await
+                }
+                Some(b"HUMAN" | b"H") => {
+                    self.read(queue, |state| machine_reply(&state.clock, true))
+                        .await
+                }
+                Some(_) => Reply::error("syntax error"),
+            },
+            Builtin::Help => self.help(&cmd),
+            Builtin::Command => self.command(&cmd),
+            Builtin::Client => client(session, &cmd),
+            Builtin::Shutdown => {
+                tracing::warn!("shutting down on SHUTDOWN from client {}", session.id);
+                self.shutdown.notify_one();
+                return Flow::Close;
+            }
+        };
+        queue.ready(reply);
+        Flow::Continue
+    }
+
+    fn auth(&self, session: &mut Session, password: &[u8]) -> Reply {
+        match &self.config.auth {
+            None => Reply::error(
+                "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            ),
+            Some(secret) if same_secret(secret.as_bytes(), password) => {
+                session.authed = true;
+                Reply::ok()
+            }
+            Some(_) => {
+                session.authed = false;
+                Reply::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
+            }
+        }
+    }
+
+    fn help(&self, cmd: &[Bytes]) -> Reply {
+        let lines = match cmd.get(1) {
+            None => help_lines(self.table.specs(), false),
+            Some(name) => match self.table.lookup(name) {
+                Some(route) => help_lines([self.table.spec(route)], true),
+                None => return unknown_command(&cmd[1..]),
+            },
+        };
+        Reply::Array(lines.into_iter().map(Reply::Status).collect())
+    }
+
+    fn command(&self, cmd: &[Bytes]) -> Reply {
+        let sub = cmd.get(1).map(|s| s.to_ascii_uppercase());
+        let named = || {
+            cmd[2..]
+                .iter()
+                .map(|n| self.table.lookup(n).map(|r| self.table.spec(r)))
+        };
+        match sub.as_deref() {
+            None => Reply::Array(self.table.specs().map(command_info).collect()),
+            Some(b"COUNT") if cmd.len() == 2 => Reply::Integer(self.table.specs().count() as i64),
+            Some(b"LIST") if cmd.len() == 2 => Reply::Array(
+                self.table
+                    .specs()
+                    .map(|s| Reply::bulk(s.name.to_ascii_lowercase()))
+                    .collect(),
+            ),
+            Some(b"INFO") if cmd.len() == 2 => {
+                Reply::Array(self.table.specs().map(command_info).collect())
+            }
+            Some(b"INFO") => Reply::Array(
+                named()
+                    .map(|s| s.map_or(Reply::Null, command_info))
+                    .collect(),
+            ),
+            Some(b"DOCS") => {
+                let docs: Vec<_> = if cmd.len() == 2 {
+                    self.table
+                        .specs()
+                        .map(|s| command_docs(s, M::VERSION))
+                        .collect()
+                } else {
+                    named()
+                        .flatten()
+                        .map(|s| command_docs(s, M::VERSION))
+                        .collect()
+                };
+                Reply::Map(docs)
+            }
+            _ => Reply::Error(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
+                String::from_utf8_lossy(&cmd[1])
+            )),
+        }
+    }
+}
+
+fn noauth() -> Reply {
+    Reply::Error("NOAUTH Authentication required.".into())
+}
+
+/// `CLIENT` subcommands that clients send on connect.
+fn client(session: &mut Session, cmd: &[Bytes]) -> Reply {
+    let sub = cmd[1].to_ascii_uppercase();
+    match (sub.as_slice(), cmd.len()) {
+        (b"SETINFO", 4) => Reply::ok(),
+        (b"SETNAME", 3) => {
+            if cmd[2].iter().any(|b| *b <= b' ' || *b > b'~') {
+                return Reply::error(
+                    "Client names cannot contain spaces, newlines or special characters.",
+                );
+            }
+            session.name = (!cmd[2].is_empty()).then(|| cmd[2].clone());
+            Reply::ok()
+        }
+        (b"GETNAME", 2) => session.name.clone().map_or(Reply::Null, Reply::Bulk),
+        (b"ID", 2) => Reply::Integer(session.id as i64),
+        _ => Reply::Error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&cmd[1])
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"secret", b"secret"));
+        assert!(!same_secret(b"secret", b"secreT"));
+        assert!(!same_secret(b"secret", b"secret2"));
+        assert!(!same_secret(b"", b"x"));
+        assert!(same_secret(b"", b""));
+    }
+
+    #[test]
+    fn errors_read_like_redis() {
+        assert_eq!(
+            wrong_arity(b"TICKET"),
+            Reply::Error("ERR wrong number of arguments for 'ticket' command".into())
+        );
+        let unknown = unknown_command(&[Bytes::from("foo"), Bytes::from("a")]);
+        assert_eq!(
+            unknown,
+            Reply::Error("ERR unknown command 'foo', with args beginning with: 'a' ".into())
+        );
+    }
+}

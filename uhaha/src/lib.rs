@@ -1,0 +1,78 @@
+//! # uhaha
+//!
+//! Turn an annotated Rust struct into a highly available, Raft-replicated
+//! service that any Redis client can talk to.
+//!
+//! ```no_run
+//! use uhaha::prelude::*;
+//!
+//! /// A service for monotonically increasing tickets.
+//! #[uhaha::machine(name = "ticket", version = "0.1.0")]
+//! #[derive(Default)]
+//! struct Ticket {
+//!     ticket: i64,
+//! }
+//!
+//! #[uhaha::machine]
+//! impl Ticket {
+//!     /// Returns a new ticket, at least one greater than the previous one.
+//!     #[write]
+//!     fn ticket(&mut self) -> i64 {
+//!         self.ticket += 1;
+//!         self.ticket
+//!     }
+//!
+//!     /// Returns the last ticket handed out.
+//!     #[read]
+//!     fn last(&self) -> i64 {
+//!         self.ticket
+//!     }
+//! }
+//!
+//! fn main() {
+//!     Ticket::serve();
+//! }
+//! ```
+//!
+//! `#[uhaha::machine]` goes on the struct (the replicated state, saved with
+//! serde) and on its impl block, where `#[write]` methods (`&mut self`, run
+//! through the Raft log on every node) and `#[read]` methods (`&self`, run on
+//! the leader, linearizable) become Redis commands named after the method.
+//! Parameters are read from the command's arguments through [`FromArg`];
+//! return values become replies through [`IntoReply`]; doc comments become
+//! `HELP` and `COMMAND DOCS` text.
+
+pub mod cli;
+mod codec;
+pub mod command;
+mod connection;
+mod dispatch;
+mod machine;
+mod node;
+mod raft;
+mod resp;
+mod server;
+
+pub use command::{ArgError, FromArg, IntoReply, Reply};
+pub use machine::{Ctx, Machine, Rand};
+pub use node::Config;
+pub use rand_core::RngCore;
+pub use uhaha_macros::machine;
+
+/// What a service's source needs: `use uhaha::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Ctx, IntoReply, Reply, RngCore};
+}
+
+/// Items for the code that `#[uhaha::machine]` generates. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::command::{
+        assert_not_builtin, ArgError, Args, Arity, CommandSpec, Commands, FromArg, IntoReply, Kind,
+        Param, Reply,
+    };
+    pub use crate::machine::{Ctx, Machine};
+    pub use crate::node::serve;
+    pub use core::result::Result;
+    pub use serde;
+}

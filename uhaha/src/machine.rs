@@ -1,0 +1,361 @@
+//! The replicated machine: the user's state plus the deterministic time and
+//! random numbers that every command sees.
+//!
+//! A state machine must compute the same thing on every node and on every
+//! replay of the log. So a command never reads the wall clock or the thread's
+//! random generator: the leader stamps each log entry with its clock and a
+//! fresh random seed, and [`Ctx`] hands those out. Rules for your methods:
+//!
+//! - no `SystemTime::now()`, `Instant::now()` or `rand::thread_rng()`: use
+//!   [`Ctx::now`] and [`Ctx::rand`];
+//! - no iteration over a `HashMap`/`HashSet` into a reply or into the state
+//!   (its order differs between processes): use `BTreeMap`/`BTreeSet`;
+//! - no I/O and no global mutable state.
+
+use rand_core::RngCore;
+use rand_pcg::Pcg64;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell, RefMut};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The struct half of `#[uhaha::machine]`: the service's identity and its
+/// initial state.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a uhaha machine",
+    label = "put `#[uhaha::machine]` on the struct `{Self}` too",
+    note = "`#[uhaha::machine]` goes on both the struct and its impl block"
+)]
+pub trait Machine: Default + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The service's name: in the version line, the help and the data dir.
+    const NAME: &'static str;
+    /// The service's version.
+    const VERSION: &'static str;
+}
+
+/// The machine's clock and random state, replicated with the data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Clock {
+    /// Unix nanoseconds of the first entry ever applied (boot time).
+    pub start: u64,
+    /// Unix nanoseconds of the machine's current time.
+    pub now: u64,
+    /// The generator, reseeded by every entry.
+    pub rng: Pcg64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            start: 0,
+            now: 0,
+            rng: rng_from_seed(0),
+        }
+    }
+}
+
+impl Clock {
+    /// Moves to an entry's stamp. Time never goes back: a new leader whose
+    /// clock is behind continues from the last time plus one nanosecond, so
+    /// no write ever fails for a clock step.
+    pub fn advance(&mut self, stamp: u64, seed: u64) {
+        self.now = stamp.max(self.now + 1);
+        if self.start == 0 {
+            self.start = self.now;
+        }
+        self.rng = rng_from_seed(seed);
+    }
+}
+
+/// A generator from a 64-bit seed, built from the PCG parameters directly so
+/// that no library's seeding algorithm can change the stream.
+fn rng_from_seed(seed: u64) -> Pcg64 {
+    let state = ((seed as u128) << 64) | (seed ^ 0x9e37_79b9_7f4a_7c15) as u128;
+    Pcg64::new(state, 0xa02b_dbf7_bb3c_0a7a_c28f_a16a_64ab_f96)
+}
+
+/// What a command method may know besides its arguments: the machine's
+/// deterministic time and random numbers.
+///
+/// Take it as a parameter: `&mut Ctx` (or `&Ctx`) in a `#[write]` method,
+/// `&Ctx` in a `#[read]` method.
+///
+/// ```
+/// use uhaha::prelude::*;
+///
+/// #[uhaha::machine]
+/// #[derive(Default)]
+/// struct Dice {
+///     rolls: Vec<u32>,
+/// }
+///
+/// #[uhaha::machine]
+/// impl Dice {
+///     /// Rolls a die: the same number on every node.
+///     #[write]
+///     fn roll(&mut self, ctx: &mut Ctx) -> u32 {
+///         let n = ctx.rand().next_u32() % 6 + 1;
+///         self.rolls.push(n);
+///         n
+///     }
+///
+///     /// Unix seconds of the machine's clock.
+///     #[read]
+///     fn time(&self, ctx: &Ctx) -> u64 {
+///         ctx.now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+///     }
+/// }
+/// ```
+pub struct Ctx<'a> {
+    now: Cell<u64>,
+    start: u64,
+    rng: RandSource<'a>,
+    advancing: bool,
+}
+
+enum RandSource<'a> {
+    Live(RefCell<&'a mut Pcg64>),
+    Frozen(Pcg64),
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for a write: time and random numbers advance.
+    pub(crate) fn for_write(clock: &'a mut Clock) -> Ctx<'a> {
+        Ctx {
+            now: Cell::new(clock.now),
+            start: clock.start,
+            rng: RandSource::Live(RefCell::new(&mut clock.rng)),
+            advancing: true,
+        }
+    }
+
+    /// A context for a read: time and random numbers are frozen.
+    pub(crate) fn for_read(clock: &Clock) -> Ctx<'static> {
+        Ctx {
+            now: Cell::new(clock.now),
+            start: clock.start,
+            rng: RandSource::Frozen(clock.rng.clone()),
+            advancing: false,
+        }
+    }
+
+    /// The machine time reached, to store back after a write.
+    pub(crate) fn time_nanos(&self) -> u64 {
+        self.now.get()
+    }
+
+    /// The machine's time. In a write, each call returns one nanosecond more
+    /// than the last, so times are unique and increasing on every node; in a
+    /// read, it is the time of the last write, unchanged.
+    pub fn now(&self) -> SystemTime {
+        let now = self.now.get();
+        if self.advancing {
+            self.now.set(now + 1);
+        }
+        UNIX_EPOCH + Duration::from_nanos(now)
+    }
+
+    /// When the machine first applied an entry (its boot time).
+    pub fn boot_time(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(self.start)
+    }
+
+    /// The machine's random generator, the same on every node. In a read it
+    /// is a copy of the last write's state: it gives the same numbers each
+    /// time.
+    pub fn rand(&self) -> Rand<'_> {
+        match &self.rng {
+            RandSource::Live(rng) => {
+                Rand(RandInner::Live(RefMut::map(rng.borrow_mut(), |r| &mut **r)))
+            }
+            RandSource::Frozen(rng) => Rand(RandInner::Frozen(rng.clone())),
+        }
+    }
+}
+
+/// A borrowed random generator; see [`Ctx::rand`]. It implements
+/// [`RngCore`], so `next_u64`, `next_u32` and `fill_bytes` work on it.
+pub struct Rand<'a>(RandInner<'a>);
+
+enum RandInner<'a> {
+    Live(RefMut<'a, Pcg64>),
+    Frozen(Pcg64),
+}
+
+impl Rand<'_> {
+    fn rng(&mut self) -> &mut Pcg64 {
+        match &mut self.0 {
+            RandInner::Live(r) => r,
+            RandInner::Frozen(r) => r,
+        }
+    }
+}
+
+impl RngCore for Rand<'_> {
+    fn next_u32(&mut self) -> u32 {
+        self.rng().next_u32()
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.rng().next_u64()
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.rng().fill_bytes(dst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_never_goes_back() {
+        let mut clock = Clock::default();
+        clock.advance(1_000, 1);
+        assert_eq!((clock.start, clock.now), (1_000, 1_000));
+        clock.advance(500, 2);
+        assert_eq!(clock.now, 1_001, "a stamp behind the clock moves it by 1ns");
+        clock.advance(5_000, 3);
+        assert_eq!((clock.start, clock.now), (1_000, 5_000));
+    }
+
+    #[test]
+    fn writes_advance_and_reads_freeze() {
+        let mut clock = Clock::default();
+        clock.advance(10, 7);
+        let (a, b, t) = {
+            let ctx = Ctx::for_write(&mut clock);
+            let (a, b) = (ctx.now(), ctx.now());
+            (a, b, ctx.time_nanos())
+        };
+        assert!(b > a);
+        assert_eq!(t, 12);
+        let read = Ctx::for_read(&clock);
+        assert_eq!(read.now(), read.now());
+        assert_eq!(read.rand().next_u64(), read.rand().next_u64());
+    }
+
+    #[test]
+    fn same_seed_same_numbers() {
+        let (mut x, mut y) = (Clock::default(), Clock::default());
+        x.advance(1, 42);
+        y.advance(1, 42);
+        let a = Ctx::for_write(&mut x).rand().next_u64();
+        let b = Ctx::for_write(&mut y).rand().next_u64();
+        assert_eq!(a, b);
+        y.advance(2, 43);
+        assert_ne!(a, Ctx::for_write(&mut y).rand().next_u64());
+    }
+}
+
+/// `MACHINE [HUMAN]`: boot time, current time and uptime of the machine.
+pub(crate) fn machine_reply(clock: &Clock, human: bool) -> crate::Reply {
+    use crate::Reply;
+    let uptime = clock.now.saturating_sub(clock.start);
+    let (boottime, now, uptime) = if human {
+        (
+            Reply::bulk(rfc3339(clock.start)),
+            Reply::bulk(rfc3339(clock.now)),
+            Reply::bulk(go_duration(uptime)),
+        )
+    } else {
+        (
+            Reply::Integer(clock.start as i64),
+            Reply::Integer(clock.now as i64),
+            Reply::Integer(uptime as i64),
+        )
+    };
+    Reply::Map(vec![
+        (Reply::bulk("boottime"), boottime),
+        (Reply::bulk("now"), now),
+        (Reply::bulk("uptime"), uptime),
+    ])
+}
+
+/// Unix nanoseconds as RFC 3339 in UTC with trailing zeros of the fraction
+/// trimmed, as Go's `RFC3339Nano` writes it: `2026-11-23T10:40:57.5Z`.
+fn rfc3339(nanos: u64) -> String {
+    let secs = nanos / 1_000_000_000;
+    let frac = nanos % 1_000_000_000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    );
+    if frac != 0 {
+        out.push_str(format!(".{frac:09}").trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+/// A duration as Go prints it: `1h2m3.5s`, `20.887440782s`, `1.5ms`.
+fn go_duration(nanos: u64) -> String {
+    fn decimal(value: u64, unit: u64) -> String {
+        let frac = value % unit;
+        let width = unit.ilog10() as usize;
+        if frac == 0 {
+            (value / unit).to_string()
+        } else {
+            format!(
+                "{}.{}",
+                value / unit,
+                format!("{frac:0width$}").trim_end_matches('0')
+            )
+        }
+    }
+    match nanos {
+        0 => "0s".into(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{}µs", decimal(n, 1_000)),
+        n if n < 1_000_000_000 => format!("{}ms", decimal(n, 1_000_000)),
+        n => {
+            let secs = n / 1_000_000_000;
+            let (h, m) = (secs / 3_600, secs % 3_600 / 60);
+            let s = decimal(n % 60_000_000_000, 1_000_000_000);
+            match (h, m) {
+                (0, 0) => format!("{s}s"),
+                (0, m) => format!("{m}m{s}s"),
+                (h, m) => format!("{h}h{m}m{s}s"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_matches_go() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(1_795_339_781_762_266_720),
+            "2026-11-22T09:29:41.76226672Z"
+        );
+        assert_eq!(rfc3339(951_782_400_500_000_000), "2000-02-29T00:00:00.5Z");
+    }
+
+    #[test]
+    fn durations_match_go() {
+        assert_eq!(go_duration(0), "0s");
+        assert_eq!(go_duration(1_500), "1.5µs");
+        assert_eq!(go_duration(20_887_440_782), "20.887440782s");
+        assert_eq!(go_duration(3_723_500_000_000), "1h2m3.5s");
+        assert_eq!(go_duration(604_800_000_000_000), "168h0m0s");
+        assert_eq!(go_duration(60_000_000_000), "1m0s");
+    }
+}

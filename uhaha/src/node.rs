@@ -1,0 +1,152 @@
+//! A node: the pieces wired together. Opens the log, starts Raft (and
+//! bootstraps a single-node cluster on first start), starts the proposer and
+//! the read barrier, listens, and reports readiness.
+
+use crate::cli;
+use crate::command::{CommandTable, Commands};
+use crate::raft::{
+    self, Applied, LogStore, Network, Proposer, Raft, ReadBarrier, StateMachineStore,
+};
+use crate::resp::Limits;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// How a node runs: what uhaha's command line sets.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// This node's id in the cluster (`-n`).
+    pub id: u64,
+    /// The address to listen on (`-a`); port 0 picks a free one.
+    pub addr: String,
+    /// The root of the data directories (`-d`); this node's files go in
+    /// `<data_dir>/<name>/<id>/`.
+    pub data_dir: PathBuf,
+    /// The secret clients must send with `AUTH` (`--auth`).
+    pub auth: Option<String>,
+    /// Skip the fsync of each log append (`--nosync`).
+    pub nosync: bool,
+    /// Serve reads from local state without the read barrier (`--openreads`).
+    pub openreads: bool,
+    /// Sizes a request may not exceed.
+    pub limits: Limits,
+}
+
+/// What every connection of a node shares.
+pub struct Shared<M> {
+    pub config: Config,
+    pub table: Arc<CommandTable>,
+    pub state: Arc<RwLock<Applied<M>>>,
+    pub proposer: Proposer,
+    pub reads: ReadBarrier,
+    pub next_client_id: AtomicU64,
+    /// Notified when a client sends `SHUTDOWN`.
+    pub shutdown: Notify,
+}
+
+/// A started node.
+pub struct Started<M> {
+    pub shared: Arc<Shared<M>>,
+    pub raft: Raft,
+}
+
+/// Starts a node of machine `M` and returns once it is ready for commands.
+pub async fn start<M: Commands>(config: Config) -> Result<Started<M>, String> {
+    let dir = config.data_dir.join(M::NAME).join(config.id.to_string());
+    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    let log = LogStore::open(&dir.join("raft.redb"), !config.nosync)?;
+    let table = Arc::new(CommandTable::new(M::COMMANDS));
+    let machine = StateMachineStore::<M>::new(table.clone());
+    let state = machine.state();
+
+    let listener = TcpListener::bind(&config.addr)
+        .await
+        .map_err(|e| format!("listen on {}: {e}", config.addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!("server listening at {addr}");
+
+    let raft = Raft::new(config.id, raft::raft_config(M::NAME), Network, log, machine)
+        .await
+        .map_err(|e| format!("start raft: {e}"))?;
+    if !raft.is_initialized().await.map_err(|e| e.to_string())? {
+        tracing::info!("bootstrapping new cluster");
+        let members = BTreeMap::from([(
+            config.id,
+            raft::Node {
+                addr: addr.to_string(),
+            },
+        )]);
+        raft.initialize(members)
+            .await
+            .map_err(|e| format!("bootstrap: {e}"))?;
+    }
+    let shared = Arc::new(Shared {
+        proposer: Proposer::start(raft.clone()),
+        reads: ReadBarrier::start(raft.clone()),
+        config,
+        table,
+        state,
+        next_client_id: AtomicU64::new(1),
+        shutdown: Notify::new(),
+    });
+    tokio::spawn(crate::server::run(listener, shared.clone()));
+    wait_until_loaded(&raft).await?;
+    tracing::info!("logs loaded: ready for commands");
+    Ok(Started { shared, raft })
+}
+
+/// Waits until a leader is known and this node has applied every entry it
+/// had when it started. A lone voter elects itself at once rather than after
+/// an election timeout.
+async fn wait_until_loaded(raft: &Raft) -> Result<(), String> {
+    let metrics = raft.metrics().borrow().clone();
+    let target = metrics.last_log_index.unwrap_or(0);
+    let voters: Vec<_> = metrics.membership_config.membership().voter_ids().collect();
+    if voters == [metrics.id] && metrics.current_leader.is_none() {
+        let _ = raft.trigger().elect().await;
+    }
+    raft.wait(Some(Duration::from_secs(3600)))
+        .metrics(
+            |m| m.current_leader.is_some() && m.last_applied.map_or(0, |l| l.index) >= target,
+            "leader known and log applied",
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("waiting for the log to load: {e}"))
+}
+
+/// Runs a node of machine `M` with uhaha's command line, until it is
+/// stopped by a signal or by `SHUTDOWN`. Never returns.
+pub fn serve<M: Commands>() -> ! {
+    let table = CommandTable::new(M::COMMANDS);
+    let config = cli::parse::<M>(&table);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("start the runtime");
+    let code = runtime.block_on(async {
+        match run::<M>(config).await {
+            Ok(()) => 0,
+            Err(e) => {
+                tracing::error!("{e}");
+                1
+            }
+        }
+    });
+    std::process::exit(code)
+}
+
+async fn run<M: Commands>(config: Config) -> Result<(), String> {
+    tracing::warn!("starting {} version {}", M::NAME, M::VERSION);
+    let node = start::<M>(config).await?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::warn!("interrupted"),
+        _ = node.shared.shutdown.notified() => {}
+    }
+    let _ = node.raft.shutdown().await;
+    Ok(())
+}

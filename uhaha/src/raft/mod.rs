@@ -1,0 +1,67 @@
+//! Raft: the type configuration, the log store, the state machine, the peer
+//! network, and the two paths into them (the proposer for writes, the read
+//! barrier for linearizable reads).
+//!
+//! openraft's types stay inside this module, so that upgrading the engine
+//! touches nothing else.
+
+mod errors;
+mod log_store;
+mod network;
+mod proposer;
+mod read_barrier;
+mod state_machine;
+
+pub use errors::{client_write_error_reply, read_error_reply};
+pub use log_store::LogStore;
+pub use proposer::{Batch, Proposer};
+pub use read_barrier::ReadBarrier;
+pub use state_machine::{Applied, StateMachineStore};
+
+use bytes::Bytes;
+use std::io::Cursor;
+
+/// A node's id in the cluster (uhaha's `-n`).
+pub type NodeId = u64;
+
+/// What the cluster stores about a node: the address that clients and peers
+/// reach it at.
+pub type Node = openraft::BasicNode;
+
+openraft::declare_raft_types!(
+    /// The Raft types of every uhaha node: a log entry carries a [`Batch`] of
+    /// commands and yields one reply per command.
+    pub TypeConfig:
+        D = Batch,
+        R = Vec<crate::command::Reply>,
+        NodeId = NodeId,
+        Node = Node,
+        SnapshotData = Cursor<Vec<u8>>,
+);
+
+pub type Entry = openraft::Entry<TypeConfig>;
+pub type LogId = openraft::LogId<NodeId>;
+pub type Vote = openraft::Vote<NodeId>;
+pub type Raft = openraft::Raft<TypeConfig>;
+pub type StorageResult<T> = Result<T, openraft::StorageError<NodeId>>;
+
+/// One command as it travels through the log: its name (upper-case) first,
+/// then its arguments.
+pub type Command = Vec<Bytes>;
+
+pub use network::Network;
+
+/// The Raft settings of a uhaha node.
+pub fn raft_config(cluster_name: &str) -> std::sync::Arc<openraft::Config> {
+    let config = openraft::Config {
+        cluster_name: cluster_name.to_string(),
+        heartbeat_interval: 100,
+        election_timeout_min: 500,
+        election_timeout_max: 1000,
+        // The default, 200 ms per chunk, fails on any real snapshot.
+        install_snapshot_timeout: 10_000,
+        snapshot_policy: openraft::SnapshotPolicy::Never,
+        ..Default::default()
+    };
+    std::sync::Arc::new(config.validate().expect("the raft settings are valid"))
+}

@@ -1,0 +1,55 @@
+//! The read barrier: what makes a read on the leader linearizable.
+//!
+//! Before a read runs, the leader confirms with a quorum that it is still
+//! the leader and waits until its state machine has applied everything
+//! committed up to that moment (openraft's read index). One confirmation
+//! round serves every read that was waiting when it started, so a thousand
+//! concurrent reads cost one round, not a thousand.
+
+use super::{read_error_reply, Raft};
+use crate::command::Reply;
+use tokio::sync::{mpsc, oneshot};
+
+type Waiter = oneshot::Sender<Result<(), Reply>>;
+
+/// A handle to the read barrier task.
+#[derive(Clone)]
+pub struct ReadBarrier {
+    tx: mpsc::UnboundedSender<Waiter>,
+}
+
+impl ReadBarrier {
+    /// Starts the barrier task for `raft`.
+    pub fn start(raft: Raft) -> ReadBarrier {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(raft, rx));
+        ReadBarrier { tx }
+    }
+
+    /// Waits until a read that starts now would be linearizable; the error
+    /// is the reply to give instead (a redirect, usually).
+    pub async fn wait(&self) -> Result<(), Reply> {
+        let (tx, rx) = oneshot::channel();
+        let down = || Reply::Error("CLUSTERDOWN node is shutting down".into());
+        self.tx.send(tx).map_err(|_| down())?;
+        rx.await.map_err(|_| down())?
+    }
+}
+
+async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Waiter>) {
+    let mut waiting = Vec::new();
+    while let Some(first) = rx.recv().await {
+        waiting.push(first);
+        while let Ok(next) = rx.try_recv() {
+            waiting.push(next);
+        }
+        let result = raft
+            .ensure_linearizable()
+            .await
+            .map(|_| ())
+            .map_err(|e| read_error_reply(&e));
+        for tx in waiting.drain(..) {
+            let _ = tx.send(result.clone());
+        }
+    }
+}
