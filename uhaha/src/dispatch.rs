@@ -177,8 +177,9 @@ impl<M: Commands> Shared<M> {
 
     fn auth(&self, session: &mut Session, password: &[u8]) -> Reply {
         match &self.config.auth {
-            None => Reply::error(
-                "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            None => Reply::Error(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
+                    .into(),
             ),
             Some(secret) if same_secret(secret.as_bytes(), password) => {
                 session.authed = true;

@@ -1,0 +1,136 @@
+//! The ticket service as a user runs it: a real node process, real clients.
+
+use std::time::Duration;
+use uhaha_tests::{data_dir, dir_arg, NodeProcess};
+
+const TICKET: &str = env!("CARGO_BIN_EXE_ticket");
+
+fn ticket(con: &mut redis::Connection) -> i64 {
+    redis::cmd("TICKET").query(con).expect("TICKET")
+}
+
+#[test]
+fn tickets_increase_and_survive_kill_9_and_restart() {
+    let dir = data_dir();
+    let args = ["-d", &dir_arg(dir.path())];
+    let mut node = NodeProcess::start(TICKET, &args);
+    let mut con = node.client();
+    let got: Vec<i64> = (0..20).map(|_| ticket(&mut con)).collect();
+    assert_eq!(got, (1..=20).collect::<Vec<_>>());
+    let last: i64 = redis::cmd("LAST").query(&mut con).unwrap();
+    assert_eq!(last, 20);
+
+    node.kill();
+    let node = NodeProcess::start(TICKET, &args);
+    let mut con = node.client();
+    assert_eq!(redis::cmd("LAST").query::<i64>(&mut con).unwrap(), 20);
+    assert_eq!(
+        ticket(&mut con),
+        21,
+        "acknowledged tickets are never handed out again"
+    );
+}
+
+#[test]
+fn concurrent_clients_get_unique_tickets_that_survive_restart() {
+    let dir = data_dir();
+    let args = ["-d", &dir_arg(dir.path())];
+    let mut node = NodeProcess::start(TICKET, &args);
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let mut con = node.client();
+            std::thread::spawn(move || (0..50).map(|_| ticket(&mut con)).collect::<Vec<_>>())
+        })
+        .collect();
+    let mut all: Vec<i64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    all.sort();
+    assert_eq!(
+        all,
+        (1..=400).collect::<Vec<_>>(),
+        "every ticket handed out once"
+    );
+    node.kill();
+    let node = NodeProcess::start(TICKET, &args);
+    assert_eq!(ticket(&mut node.client()), 401);
+}
+
+#[test]
+fn nosync_node_serves_tickets_and_keeps_them_after_a_clean_shutdown() {
+    let dir = data_dir();
+    let args = ["-d", &dir_arg(dir.path()), "--nosync"];
+    let mut node = NodeProcess::start(TICKET, &args);
+    let mut con = node.client();
+    for expected in 1..=5 {
+        assert_eq!(ticket(&mut con), expected);
+    }
+    let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut con);
+    let status = node
+        .wait_exit(Duration::from_secs(20))
+        .expect("SHUTDOWN stops the node");
+    assert!(status.success(), "{status:?}");
+    let node = NodeProcess::start(TICKET, &args);
+    assert_eq!(ticket(&mut node.client()), 6);
+}
+
+#[test]
+fn help_flag_lists_commands_and_version_flag_prints_version() {
+    let out = std::process::Command::new(TICKET)
+        .arg("-h")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "Usage: ticket [-n id] [-a addr] [options]",
+        "--tls-cert",
+        "--auth",
+        "--join",
+        "--nosync",
+        "--openreads",
+        "--localtime",
+        "--restore",
+        "Commands:",
+        "TICKET",
+        "Returns a new ticket, at least one greater than the previous one.",
+        "LAST",
+        "PING [message]",
+    ] {
+        assert!(help.contains(needle), "-h lacks {needle:?}:\n{help}");
+    }
+    let out = std::process::Command::new(TICKET)
+        .arg("-v")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "ticket version 0.1.0\n"
+    );
+}
+
+#[test]
+fn flags_of_later_features_are_refused_not_ignored() {
+    for args in [
+        &["-j", "127.0.0.1:1"][..],
+        &["--tls-cert", "c.pem", "--tls-key", "k.pem"],
+        &["--restore", "x"],
+    ] {
+        let out = std::process::Command::new(TICKET)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("is not supported yet"), "{args:?}: {err}");
+    }
+    let out = std::process::Command::new(TICKET)
+        .args(["-l", "loud"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("invalid -loglevel: loud"));
+}

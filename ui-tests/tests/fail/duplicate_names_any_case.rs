@@ -1,0 +1,22 @@
+#[uhaha::machine]
+#[derive(Default)]
+struct Store {
+    n: i64,
+}
+
+#[uhaha::machine]
+impl Store {
+    #[write]
+    fn incr(&mut self) -> i64 {
+        self.n += 1;
+        self.n
+    }
+
+    #[write(name = "Incr")]
+    fn increment(&mut self) -> i64 {
+        self.n += 1;
+        self.n
+    }
+}
+
+fn main() {}

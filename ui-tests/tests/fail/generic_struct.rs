@@ -1,0 +1,7 @@
+#[uhaha::machine]
+#[derive(Default)]
+struct Store<T> {
+    items: Vec<T>,
+}
+
+fn main() {}
