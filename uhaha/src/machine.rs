@@ -71,7 +71,7 @@ impl Clock {
 /// that no library's seeding algorithm can change the stream.
 fn rng_from_seed(seed: u64) -> Pcg64 {
     let state = ((seed as u128) << 64) | (seed ^ 0x9e37_79b9_7f4a_7c15) as u128;
-    Pcg64::new(state, 0xa02b_dbf7_bb3c_0a7a_c28f_a16a_64ab_f96)
+    Pcg64::new(state, 0x0a02_bdbf_7bb3_c0a7_ac28_fa16_a64a_bf96)
 }
 
 /// What a command method may know besides its arguments: the machine's

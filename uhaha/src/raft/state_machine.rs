@@ -71,11 +71,14 @@ struct SnapshotRef<'a, M> {
     machine: &'a M,
 }
 
+/// The last snapshot built or installed: its metadata and bytes.
+type StoredSnapshot = (SnapshotMeta<NodeId, Node>, Vec<u8>);
+
 /// The state machine store that openraft drives.
 pub struct StateMachineStore<M> {
     state: Arc<RwLock<Applied<M>>>,
     table: Arc<CommandTable>,
-    current: Arc<Mutex<Option<(SnapshotMeta<NodeId, Node>, Vec<u8>)>>>,
+    current: Arc<Mutex<Option<StoredSnapshot>>>,
 }
 
 impl<M: Commands> StateMachineStore<M> {
