@@ -26,8 +26,23 @@ impl NodeProcess {
     /// Starts `binary` with `args` plus `-a 127.0.0.1:0` (an ephemeral
     /// port) and waits until it logs [`READY`].
     pub fn start(binary: &str, args: &[&str]) -> NodeProcess {
+        NodeProcess::start_at(binary, "127.0.0.1:0", args)
+    }
+
+    /// Starts `binary` listening on `addr` and waits until it logs
+    /// [`READY`].
+    pub fn start_at(binary: &str, addr: &str, args: &[&str]) -> NodeProcess {
+        let mut node = NodeProcess::spawn_at(binary, addr, args);
+        node.wait_ready();
+        node
+    }
+
+    /// Starts `binary` listening on `addr`, waiting only until it listens:
+    /// a node of a cluster that is down is not ready until enough of its
+    /// peers are up.
+    pub fn spawn_at(binary: &str, addr: &str, args: &[&str]) -> NodeProcess {
         let mut child = Command::new(binary)
-            .args(["-a", "127.0.0.1:0"])
+            .args(["-a", addr])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -35,10 +50,11 @@ impl NodeProcess {
             .spawn()
             .unwrap_or_else(|e| panic!("start {binary}: {e}"));
         let (tx, lines) = mpsc::channel();
+        let name = addr.to_string();
         let stderr = child.stderr.take().expect("piped stderr");
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[node] {line}");
+                eprintln!("[{name}] {line}");
                 if tx.send(line).is_err() {
                     break;
                 }
@@ -54,8 +70,12 @@ impl NodeProcess {
         node.addr = addr
             .parse()
             .unwrap_or_else(|e| panic!("bad address in {listening:?}: {e}"));
-        node.wait_for_line(READY);
         node
+    }
+
+    /// Waits until the node logs [`READY`].
+    pub fn wait_ready(&mut self) {
+        self.wait_for_line(READY);
     }
 
     /// Waits for a log line containing `needle` and returns it.
@@ -161,4 +181,52 @@ pub fn resp(args: &[&str]) -> Vec<u8> {
         out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
     }
     out
+}
+
+/// A free loopback address: bound to port 0, then released. Good enough for
+/// nodes that must know their address before they start (a cluster's).
+pub fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").to_string()
+}
+
+/// Runs a command on `addr`, following `MOVED` redirects by hand as a
+/// cluster-aware client does; retries while the cluster elects a leader or
+/// a node is unreachable, until `timeout`.
+pub fn query_following(
+    addr: &str,
+    args: &[&str],
+    timeout: Duration,
+) -> redis::RedisResult<redis::Value> {
+    let deadline = Instant::now() + timeout;
+    let mut target = addr.to_string();
+    loop {
+        let attempt = redis::Client::open(format!("redis://{target}/"))
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+            .and_then(|mut con| {
+                con.set_read_timeout(Some(Duration::from_secs(5)))?;
+                let mut cmd = redis::cmd(args[0]);
+                for a in &args[1..] {
+                    cmd.arg(*a);
+                }
+                cmd.query::<redis::Value>(&mut con)
+            });
+        match attempt {
+            Err(e) if e.code() == Some("MOVED") && Instant::now() < deadline => {
+                target = e
+                    .redirect_node()
+                    .map(|(addr, _)| addr.to_string())
+                    .unwrap_or(target);
+            }
+            Err(e)
+                if Instant::now() < deadline
+                    && (e.code() == Some("CLUSTERDOWN")
+                        || e.is_io_error()
+                        || e.is_connection_refusal()) =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
 }

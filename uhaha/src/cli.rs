@@ -10,6 +10,7 @@ use crate::command::help::commands_section;
 use crate::command::CommandTable;
 use crate::machine::Machine;
 use crate::node::Config;
+use crate::raft::Redirect;
 use crate::resp::Limits;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::io::IsTerminal;
@@ -111,6 +112,9 @@ struct Flags {
     /// local clock (kept monotonic); no internet time is ever fetched
     #[arg(long = "localtime", help_heading = "Advanced options")]
     localtime: bool,
+    /// Answer TRY <leader> instead of MOVED 0 <leader> on followers
+    #[arg(long = "try-errors", hide = true)]
+    try_errors: bool,
     /// Start a new single-node cluster from a snapshot file
     #[arg(
         long = "restore",
@@ -137,13 +141,24 @@ pub fn parse<M: Machine>(table: &CommandTable) -> Config {
     }
     init_logging(&flags.level);
     refuse_unsupported(&flags);
+    if let Some(addr) = &flags.advertise {
+        check_advertise(addr);
+    }
     Config {
         id: flags.id,
         addr: flags.addr,
+        advertise: flags.advertise,
         data_dir: flags.dir,
+        join: flags.join,
+        nonvoter: flags.nonvoter,
         auth: flags.auth,
         nosync: flags.nosync,
         openreads: flags.openreads,
+        redirect: if flags.try_errors {
+            Redirect::Try
+        } else {
+            Redirect::Moved
+        },
         limits: Limits::default(),
     }
 }
@@ -151,9 +166,6 @@ pub fn parse<M: Machine>(table: &CommandTable) -> Config {
 /// Exits with a clear message for a flag whose feature has not landed yet.
 fn refuse_unsupported(flags: &Flags) {
     let unsupported = [
-        ("--join", flags.join.is_some()),
-        ("--advertise", flags.advertise.is_some()),
-        ("--nonvoter", flags.nonvoter),
         ("--tls-cert", flags.tls_cert.is_some()),
         ("--tls-key", flags.tls_key.is_some()),
         ("--restore", flags.restore.is_some()),
@@ -163,6 +175,21 @@ fn refuse_unsupported(flags: &Flags) {
             eprintln!("flag {flag} is not supported yet");
             std::process::exit(2);
         }
+    }
+}
+
+/// Exits unless an advertise address has a port, as uhaha checks.
+fn check_advertise(addr: &str) {
+    match addr.rsplit_once(':') {
+        None => {
+            eprintln!("flag --advertise is missing port number");
+            std::process::exit(1);
+        }
+        Some((_, port)) if port.parse::<u16>().is_err() => {
+            eprintln!("flag --advertise port number invalid");
+            std::process::exit(1);
+        }
+        _ => {}
     }
 }
 

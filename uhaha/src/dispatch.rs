@@ -51,7 +51,7 @@ fn unknown_command(cmd: &[Bytes]) -> Reply {
 }
 
 /// Compares secrets in time independent of where they differ.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
     let mut diff = (a.len() != b.len()) as u8;
     for (i, x) in a.iter().enumerate() {
         diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);
@@ -165,6 +165,8 @@ impl<M: Commands> Shared<M> {
             Builtin::Help => self.help(&cmd),
             Builtin::Command => self.command(&cmd),
             Builtin::Client => client(session, &cmd),
+            Builtin::Raft => self.raft_command(&cmd).await,
+            Builtin::Cluster => self.cluster_command(&cmd),
             Builtin::Shutdown => {
                 tracing::warn!("shutting down on SHUTDOWN from client {}", session.id);
                 self.shutdown.notify_one();

@@ -43,10 +43,14 @@
 //! `HELP` and `COMMAND DOCS` text.
 
 pub mod cli;
+mod client;
+mod cluster;
 mod codec;
 pub mod command;
 mod connection;
 mod dispatch;
+mod glob;
+mod join;
 mod machine;
 mod node;
 mod raft;

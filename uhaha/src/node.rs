@@ -1,14 +1,14 @@
-//! A node: the pieces wired together. Opens the log, starts Raft (and
-//! bootstraps a single-node cluster on first start), starts the proposer and
-//! the read barrier, listens, and reports readiness.
+//! A node: the pieces wired together. Opens the log, starts Raft, bootstraps
+//! a single-node cluster on first start (or joins one with `-j`), starts the
+//! proposer and the read barrier, listens, and reports readiness.
 
 use crate::cli;
 use crate::command::{CommandTable, Commands};
 use crate::raft::{
-    self, Applied, LogStore, Network, Proposer, Raft, ReadBarrier, StateMachineStore,
+    self, Applied, Cluster, LogStore, Network, Proposer, Raft, ReadBarrier, Redirect,
+    StateMachineStore,
 };
 use crate::resp::Limits;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
@@ -23,15 +23,25 @@ pub struct Config {
     pub id: u64,
     /// The address to listen on (`-a`); port 0 picks a free one.
     pub addr: String,
+    /// The address the cluster stores and redirects clients to
+    /// (`--advertise`); the bound address when `None`.
+    pub advertise: Option<String>,
     /// The root of the data directories (`-d`); this node's files go in
     /// `<data_dir>/<name>/<id>/`.
     pub data_dir: PathBuf,
-    /// The secret clients must send with `AUTH` (`--auth`).
+    /// A member of the cluster to join on first start (`-j`).
+    pub join: Option<String>,
+    /// Join as a non-voter (`--nonvoter`).
+    pub nonvoter: bool,
+    /// The secret clients must send with `AUTH` and peers must prove
+    /// (`--auth`).
     pub auth: Option<String>,
     /// Skip the fsync of each log append (`--nosync`).
     pub nosync: bool,
     /// Serve reads from local state without the read barrier (`--openreads`).
     pub openreads: bool,
+    /// How to send clients to the leader (`--try-errors` for `TRY`).
+    pub redirect: Redirect,
     /// Sizes a request may not exceed.
     pub limits: Limits,
 }
@@ -41,6 +51,8 @@ pub struct Shared<M> {
     pub config: Config,
     pub table: Arc<CommandTable>,
     pub state: Arc<RwLock<Applied<M>>>,
+    pub raft: Raft,
+    pub cluster: Cluster,
     pub proposer: Proposer,
     pub reads: ReadBarrier,
     pub next_client_id: AtomicU64,
@@ -48,14 +60,8 @@ pub struct Shared<M> {
     pub shutdown: Notify,
 }
 
-/// A started node.
-pub struct Started<M> {
-    pub shared: Arc<Shared<M>>,
-    pub raft: Raft,
-}
-
 /// Starts a node of machine `M` and returns once it is ready for commands.
-pub async fn start<M: Commands>(config: Config) -> Result<Started<M>, String> {
+pub async fn start<M: Commands>(config: Config) -> Result<Arc<Shared<M>>, String> {
     let dir = config.data_dir.join(M::NAME).join(config.id.to_string());
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     let log = LogStore::open(&dir.join("raft.redb"), !config.nosync)?;
@@ -66,42 +72,68 @@ pub async fn start<M: Commands>(config: Config) -> Result<Started<M>, String> {
     let listener = TcpListener::bind(&config.addr)
         .await
         .map_err(|e| format!("listen on {}: {e}", config.addr))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!("server listening at {addr}");
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!("server listening at {bound}");
+    let my_addr = config
+        .advertise
+        .clone()
+        .unwrap_or_else(|| bound.to_string());
 
-    let raft = Raft::new(config.id, raft::raft_config(M::NAME), Network, log, machine)
-        .await
-        .map_err(|e| format!("start raft: {e}"))?;
-    if !raft.is_initialized().await.map_err(|e| e.to_string())? {
-        tracing::info!("bootstrapping new cluster");
-        let members = BTreeMap::from([(
-            config.id,
-            raft::Node {
-                addr: addr.to_string(),
-            },
-        )]);
-        raft.initialize(members)
-            .await
-            .map_err(|e| format!("bootstrap: {e}"))?;
-    }
+    let network = Network::new(config.id, config.auth.as_deref().unwrap_or(""));
+    let raft = Raft::new(
+        config.id,
+        raft::raft_config(M::NAME),
+        network.clone(),
+        log,
+        machine,
+    )
+    .await
+    .map_err(|e| format!("start raft: {e}"))?;
+    let redirect = config.redirect;
     let shared = Arc::new(Shared {
-        proposer: Proposer::start(raft.clone()),
-        reads: ReadBarrier::start(raft.clone()),
+        proposer: Proposer::start(raft.clone(), redirect),
+        reads: ReadBarrier::start(raft.clone(), redirect),
+        cluster: Cluster::new(raft.clone(), network, redirect),
+        raft: raft.clone(),
         config,
         table,
         state,
         next_client_id: AtomicU64::new(1),
         shutdown: Notify::new(),
     });
+    // Serve peers and clients before joining: the leader replicates to a
+    // joining node before it answers the join.
     tokio::spawn(crate::server::run(listener, shared.clone()));
+
+    let config = &shared.config;
+    if raft.is_initialized().await.map_err(|e| e.to_string())? {
+        if config.join.is_some() {
+            tracing::warn!("ignoring join request because server already belongs to a cluster");
+        }
+    } else if let Some(join) = &config.join {
+        crate::join::join(
+            join,
+            config.auth.as_deref(),
+            config.id,
+            &my_addr,
+            !config.nonvoter,
+        )
+        .await?;
+    } else {
+        tracing::info!("bootstrapping new cluster");
+        raft.initialize(Cluster::bootstrap_members(config.id, my_addr))
+            .await
+            .map_err(|e| format!("bootstrap: {e}"))?;
+    }
     wait_until_loaded(&raft).await?;
     tracing::info!("logs loaded: ready for commands");
-    Ok(Started { shared, raft })
+    tokio::spawn(leave_when_removed(raft));
+    Ok(shared)
 }
 
-/// Waits until a leader is known and this node has applied every entry it
-/// had when it started. A lone voter elects itself at once rather than after
-/// an election timeout.
+/// Waits until this node is a member, a leader is known, and this node has
+/// applied every entry it had when it started. A lone voter elects itself at
+/// once rather than after an election timeout.
 async fn wait_until_loaded(raft: &Raft) -> Result<(), String> {
     let metrics = raft.metrics().borrow().clone();
     let target = metrics.last_log_index.unwrap_or(0);
@@ -111,12 +143,37 @@ async fn wait_until_loaded(raft: &Raft) -> Result<(), String> {
     }
     raft.wait(Some(Duration::from_secs(3600)))
         .metrics(
-            |m| m.current_leader.is_some() && m.last_applied.map_or(0, |l| l.index) >= target,
-            "leader known and log applied",
+            |m| {
+                let member = m.membership_config.membership().get_node(&m.id).is_some();
+                member
+                    && m.current_leader.is_some()
+                    && m.last_applied.map_or(0, |l| l.index) >= target
+            },
+            "member, leader known and log applied",
         )
         .await
         .map(|_| ())
         .map_err(|e| format!("waiting for the log to load: {e}"))
+}
+
+/// Stops Raft on this node once a committed membership no longer holds it,
+/// so that a removed node neither votes nor campaigns.
+async fn leave_when_removed(raft: Raft) {
+    let mut metrics = raft.metrics();
+    loop {
+        let removed = {
+            let m = metrics.borrow_and_update();
+            let membership = m.membership_config.membership();
+            m.membership_config.log_id().is_some() && membership.get_node(&m.id).is_none()
+        };
+        if removed {
+            raft::stop_removed(&raft);
+            return;
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Runs a node of machine `M` with uhaha's command line, until it is
@@ -145,7 +202,7 @@ async fn run<M: Commands>(config: Config) -> Result<(), String> {
     let node = start::<M>(config).await?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::warn!("interrupted"),
-        _ = node.shared.shutdown.notified() => {}
+        _ = node.shutdown.notified() => {}
     }
     let _ = node.raft.shutdown().await;
     Ok(())

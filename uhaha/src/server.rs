@@ -5,11 +5,14 @@ use crate::command::Commands;
 use crate::connection::serve_client;
 use crate::dispatch::Session;
 use crate::node::Shared;
+use crate::raft::{check_handshake, serve_peer, HANDSHAKE_DEADLINE, MAGIC};
 use bytes::BytesMut;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 /// Most connections served at once; more wait in the kernel's backlog.
@@ -32,14 +35,47 @@ pub async fn run<M: Commands>(listener: TcpListener, shared: Arc<Shared<M>>) {
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         tokio::spawn(async move {
+            serve_connection(&shared, &mut stream, addr).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Tells a Raft peer from a Redis client by the first byte and serves it.
+/// A client is served at once; a peer must finish its handshake within a
+/// deadline and prove the cluster's secret.
+async fn serve_connection<M: Commands>(
+    shared: &Shared<M>,
+    stream: &mut TcpStream,
+    addr: SocketAddr,
+) {
+    let mut first = [0u8; 1];
+    match stream.peek(&mut first).await {
+        Ok(1) if first[0] == MAGIC[0] => {
+            let handshake = async {
+                let mut magic = vec![0u8; MAGIC.len()];
+                stream.read_exact(&mut magic).await?;
+                if magic != MAGIC {
+                    return Ok(false);
+                }
+                check_handshake(stream, shared.config.auth.as_deref().unwrap_or("")).await
+            };
+            match tokio::time::timeout(HANDSHAKE_DEADLINE, handshake).await {
+                Ok(Ok(true)) => serve_peer(&shared.raft, stream).await,
+                _ => {
+                    tracing::warn!("refused a peer connection from {addr}: bad handshake or secret")
+                }
+            }
+        }
+        Ok(1) => {
             let session = Session {
                 id: shared.next_client_id.fetch_add(1, Ordering::Relaxed),
                 authed: shared.config.auth.is_none(),
                 name: None,
             };
             tracing::debug!("client {} connected from {addr}", session.id);
-            serve_client(&shared, &mut stream, BytesMut::new(), session).await;
-            drop(permit);
-        });
+            serve_client(shared, stream, BytesMut::new(), session).await;
+        }
+        _ => {}
     }
 }

@@ -9,12 +9,14 @@ pub enum Builtin {
     Auth,
     Barrier,
     Client,
+    Cluster,
     Command,
     Echo,
     Help,
     Machine,
     Ping,
     Quit,
+    Raft,
     Shutdown,
     Version,
 }
@@ -70,6 +72,15 @@ pub const BUILTINS: &[(Builtin, CommandSpec)] = &[
         ),
     ),
     (
+        Builtin::Cluster,
+        spec(
+            "CLUSTER",
+            Local,
+            &[p("subcommand", Optional), p("arg", Variadic)],
+            "Redis Cluster emulation with one shard led by the Raft leader: CLUSTER INFO, CLUSTER NODES, CLUSTER SLOTS, CLUSTER SHARDS.",
+        ),
+    ),
+    (
         Builtin::Command,
         spec(
             "COMMAND",
@@ -102,6 +113,15 @@ pub const BUILTINS: &[(Builtin, CommandSpec)] = &[
         spec("PING", Local, &[p("message", Optional)], "Returns PONG, or the message if one is given."),
     ),
     (Builtin::Quit, spec("QUIT", Local, &[], "Closes the connection after replying OK.")),
+    (
+        Builtin::Raft,
+        spec(
+            "RAFT",
+            Local,
+            &[p("subcommand", Optional), p("arg", Variadic)],
+            "The Raft cluster: RAFT LEADER, RAFT INFO [pattern ...], RAFT SERVER LIST|ADD|REMOVE|PROMOTE|DEMOTE; see RAFT HELP.",
+        ),
+    ),
     (
         Builtin::Shutdown,
         spec("SHUTDOWN", Local, &[p("option", Variadic)], "Stops the node process."),

@@ -10,13 +10,16 @@
 
 mod errors;
 mod log_store;
+mod membership;
 mod network;
+mod peer;
 mod proposer;
 mod read_barrier;
 mod state_machine;
 
-pub use errors::{client_write_error_reply, read_error_reply};
+pub use errors::Redirect;
 pub use log_store::LogStore;
+pub use membership::{Cluster, MembershipError};
 pub use proposer::{Batch, Proposer};
 pub use read_barrier::ReadBarrier;
 pub use state_machine::{Applied, StateMachineStore};
@@ -53,6 +56,7 @@ pub type StorageResult<T> = Result<T, openraft::StorageError<NodeId>>;
 pub type Command = Vec<Bytes>;
 
 pub use network::Network;
+pub use peer::{check_handshake, serve_peer, stop_removed, HANDSHAKE_DEADLINE, MAGIC};
 
 /// The Raft settings of a uhaha node.
 pub fn raft_config(cluster_name: &str) -> std::sync::Arc<openraft::Config> {

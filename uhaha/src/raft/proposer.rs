@@ -8,7 +8,7 @@
 //! clock and a fresh random seed, which is where the machine's deterministic
 //! time and randomness come from.
 
-use super::{client_write_error_reply, Command, Raft};
+use super::{Command, Raft, Redirect};
 use crate::command::Reply;
 use rand_core::{RngCore, SeedableRng};
 use rand_pcg::Pcg64;
@@ -48,9 +48,9 @@ pub struct Proposer {
 
 impl Proposer {
     /// Starts the proposer task for `raft`.
-    pub fn start(raft: Raft) -> Proposer {
+    pub fn start(raft: Raft, redirect: Redirect) -> Proposer {
         let (tx, rx) = mpsc::channel(MAX_BATCH_COMMANDS * 4);
-        tokio::spawn(run(raft, rx));
+        tokio::spawn(run(raft, redirect, rx));
         Proposer { tx }
     }
 
@@ -66,7 +66,7 @@ impl Proposer {
     }
 }
 
-async fn run(raft: Raft, mut rx: mpsc::Receiver<Proposal>) {
+async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::Receiver<Proposal>) {
     let mut seeds = Pcg64::from_os_rng();
     let mut last_stamp = 0u64;
     let mut waiting: Vec<oneshot::Sender<Reply>> = Vec::new();
@@ -94,7 +94,7 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Proposal>) {
                 }
             }
             Err(e) => {
-                let reply = client_write_error_reply(&e);
+                let reply = redirect.write_error(&e);
                 for tx in waiting.drain(..) {
                     let _ = tx.send(reply.clone());
                 }

@@ -6,7 +6,7 @@
 //! round serves every read that was waiting when it started, so a thousand
 //! concurrent reads cost one round, not a thousand.
 
-use super::{read_error_reply, Raft};
+use super::{Raft, Redirect};
 use crate::command::Reply;
 use tokio::sync::{mpsc, oneshot};
 
@@ -20,9 +20,9 @@ pub struct ReadBarrier {
 
 impl ReadBarrier {
     /// Starts the barrier task for `raft`.
-    pub fn start(raft: Raft) -> ReadBarrier {
+    pub fn start(raft: Raft, redirect: Redirect) -> ReadBarrier {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(raft, rx));
+        tokio::spawn(run(raft, redirect, rx));
         ReadBarrier { tx }
     }
 
@@ -36,7 +36,7 @@ impl ReadBarrier {
     }
 }
 
-async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Waiter>) {
+async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::UnboundedReceiver<Waiter>) {
     let mut waiting = Vec::new();
     while let Some(first) = rx.recv().await {
         waiting.push(first);
@@ -47,7 +47,7 @@ async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Waiter>) {
             .ensure_linearizable()
             .await
             .map(|_| ())
-            .map_err(|e| read_error_reply(&e));
+            .map_err(|e| redirect.read_error(&e));
         for tx in waiting.drain(..) {
             let _ = tx.send(result.clone());
         }

@@ -1,0 +1,502 @@
+//! Clusters of real node processes: joining, redirects, membership, failover
+//! and restarts.
+
+use redis::Value;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use uhaha_tests::{data_dir, dir_arg, free_addr, query_following, NodeProcess};
+
+const TICKET: &str = env!("CARGO_BIN_EXE_ticket");
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A cluster of ticket nodes with ids 1..=n, node 1 first and the others
+/// joining it.
+struct Cluster {
+    dir: tempfile::TempDir,
+    addrs: Vec<String>,
+    nodes: Vec<Option<NodeProcess>>,
+    extra: Vec<String>,
+}
+
+impl Cluster {
+    fn start(n: usize, extra: &[&str]) -> Cluster {
+        let mut cluster = Cluster {
+            dir: data_dir(),
+            addrs: (0..n).map(|_| free_addr()).collect(),
+            nodes: Vec::new(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        for i in 0..n {
+            let join = (i > 0).then(|| cluster.addrs[0].clone());
+            let node = cluster.launch(i, join.as_deref());
+            cluster.nodes.push(Some(node));
+        }
+        cluster
+    }
+
+    /// Starts node `i` (id `i + 1`), joining `join` if given, and waits
+    /// until it is ready.
+    fn launch(&self, i: usize, join: Option<&str>) -> NodeProcess {
+        let mut node = self.spawn(i, join);
+        node.wait_ready();
+        node
+    }
+
+    /// Starts node `i` without waiting for it to be ready.
+    fn spawn(&self, i: usize, join: Option<&str>) -> NodeProcess {
+        let id = (i + 1).to_string();
+        let dir = dir_arg(self.dir.path());
+        let mut args: Vec<&str> = vec!["-n", &id, "-d", &dir];
+        if let Some(join) = join {
+            args.extend(["-j", join]);
+        }
+        args.extend(self.extra.iter().map(String::as_str));
+        NodeProcess::spawn_at(TICKET, &self.addrs[i], &args)
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut node) = self.nodes[i].take() {
+            node.kill();
+        }
+    }
+
+    fn restart(&mut self, i: usize) {
+        self.nodes[i] = Some(self.launch(i, None));
+    }
+
+    fn query(&self, i: usize, args: &[&str]) -> redis::RedisResult<Value> {
+        let mut con =
+            redis::Client::open(format!("redis://{}/", self.addrs[i]))?.get_connection()?;
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query(&mut con)
+    }
+
+    fn string(&self, i: usize, args: &[&str]) -> String {
+        redis::from_redis_value(self.query(i, args).expect("a reply")).expect("a string")
+    }
+
+    /// The index of the node every live node agrees leads.
+    fn leader(&self) -> usize {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let views: BTreeSet<String> = (0..self.addrs.len())
+                .filter(|i| self.nodes[*i].is_some())
+                .map(|i| self.string(i, &["RAFT", "LEADER"]))
+                .collect();
+            if views.len() == 1 {
+                let leader = views.iter().next().unwrap();
+                if let Some(i) = self.addrs.iter().position(|a| a == leader) {
+                    if self.nodes[i].is_some() {
+                        return i;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "no agreed leader: {views:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn ticket_via(&self, i: usize) -> i64 {
+        let reply = query_following(&self.addrs[i], &["TICKET"], PATIENCE).expect("TICKET");
+        redis::from_redis_value(reply).unwrap()
+    }
+}
+
+fn error_text(result: redis::RedisResult<Value>) -> String {
+    let e = result.expect_err("an error reply");
+    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn three_nodes_form_by_join_and_followers_redirect() {
+    let cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader();
+    assert_eq!(leader, 0, "the bootstrapping node leads a quiet cluster");
+    let list: Vec<Vec<String>> =
+        redis::from_redis_value(cluster.query(2, &["RAFT", "SERVER", "LIST"]).unwrap()).unwrap();
+    assert_eq!(list.len(), 3);
+    for (i, row) in list.iter().enumerate() {
+        assert_eq!(
+            row[..4],
+            ["id", &(i + 1).to_string(), "address", &cluster.addrs[i]]
+        );
+        assert_eq!(
+            row[4..],
+            [
+                "leader",
+                if i == 0 { "true" } else { "false" },
+                "voter",
+                "true"
+            ]
+        );
+    }
+    assert_eq!(cluster.query(0, &["TICKET"]).unwrap(), Value::Int(1));
+    let moved = format!("MOVED 0 {}", cluster.addrs[0]);
+    assert_eq!(error_text(cluster.query(1, &["TICKET"])), moved);
+    assert_eq!(
+        error_text(cluster.query(2, &["LAST"])),
+        moved,
+        "default reads go to the leader"
+    );
+    assert_eq!(error_text(cluster.query(2, &["MACHINE"])), moved);
+    assert_eq!(
+        cluster.ticket_via(2),
+        2,
+        "a client that follows MOVED gets its ticket"
+    );
+    assert_eq!(
+        cluster.query(1, &["PING"]).unwrap(),
+        Value::SimpleString("PONG".into())
+    );
+
+    let slots = cluster.query(1, &["CLUSTER", "SLOTS"]).unwrap();
+    let (host, port) = cluster.addrs[0].rsplit_once(':').unwrap();
+    let expected_slot = Value::Array(vec![Value::Array(vec![
+        Value::Int(0),
+        Value::Int(16383),
+        Value::Array(vec![
+            Value::BulkString(host.as_bytes().to_vec()),
+            Value::Int(port.parse().unwrap()),
+            Value::BulkString(format!("{:040x}", 1).into_bytes()),
+        ]),
+    ])]);
+    assert_eq!(slots, expected_slot);
+    let nodes = cluster.string(2, &["CLUSTER", "NODES"]);
+    assert_eq!(nodes.lines().count(), 3);
+    assert!(
+        nodes.lines().next().unwrap().contains(" master - "),
+        "{nodes}"
+    );
+    assert!(nodes.contains("myself,slave"), "{nodes}");
+    let info = cluster.string(1, &["CLUSTER", "INFO"]);
+    assert!(
+        info.starts_with("cluster_state:ok\n") && info.contains("cluster_known_nodes:3\n"),
+        "{info}"
+    );
+}
+
+#[test]
+fn a_cluster_client_of_the_redis_crate_follows_the_leader() {
+    let cluster = Cluster::start(3, &[]);
+    let client =
+        redis::cluster::ClusterClient::new(vec![format!("redis://{}/", cluster.addrs[2])]).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let first: i64 = redis::cmd("TICKET").query(&mut con).unwrap();
+    let last: i64 = redis::cmd("LAST").query(&mut con).unwrap();
+    assert_eq!((first, last), (1, 1));
+}
+
+#[test]
+fn five_nodes_form_and_replicate() {
+    let cluster = Cluster::start(5, &["--openreads"]);
+    for expected in 1..=10 {
+        assert_eq!(cluster.ticket_via(4), expected);
+    }
+    for i in 0..5 {
+        let deadline = Instant::now() + PATIENCE;
+        while cluster.query(i, &["LAST"]).unwrap() != Value::Int(10) {
+            assert!(Instant::now() < deadline, "node {i} did not catch up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let info: Vec<String> = redis::from_redis_value(
+        cluster
+            .query(3, &["RAFT", "INFO", "num_peers", "voter"])
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(info, ["num_peers", "4", "voter", "true"]);
+}
+
+#[test]
+fn open_reads_are_served_by_followers() {
+    let cluster = Cluster::start(3, &["--openreads"]);
+    assert_eq!(cluster.ticket_via(0), 1);
+    let deadline = Instant::now() + PATIENCE;
+    while cluster.query(2, &["LAST"]).unwrap() != Value::Int(1) {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        error_text(cluster.query(2, &["TICKET"])).starts_with("MOVED 0 "),
+        "writes still go to the leader"
+    );
+}
+
+#[test]
+fn try_errors_and_clusterdown() {
+    let mut cluster = Cluster::start(3, &["--try-errors"]);
+    assert_eq!(
+        error_text(cluster.query(1, &["TICKET"])),
+        format!("TRY {}", cluster.addrs[0])
+    );
+    cluster.kill(0);
+    cluster.kill(1);
+    // Node 3 alone cannot elect a leader: it answers CLUSTERDOWN once it has
+    // noticed the leader is gone.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let err = error_text(cluster.query(2, &["TICKET"]));
+        if err.starts_with("CLUSTERDOWN") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {err}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        cluster.query(2, &["RAFT", "LEADER"]).unwrap(),
+        Value::BulkString(vec![])
+    );
+    assert_eq!(
+        error_text(cluster.query(2, &["CLUSTER", "SLOTS"])),
+        "CLUSTERDOWN The cluster is down"
+    );
+}
+
+#[test]
+fn raft_commands_manage_membership() {
+    let cluster = Cluster::start(3, &[]);
+    let help: Vec<String> =
+        redis::from_redis_value(cluster.query(1, &["RAFT", "HELP"]).unwrap()).unwrap();
+    assert_eq!(help[0], "RAFT LEADER");
+    assert_eq!(
+        error_text(cluster.query(1, &["RAFT"])),
+        "ERR wrong number of arguments, try RAFT HELP"
+    );
+    assert_eq!(
+        error_text(cluster.query(1, &["RAFT", "BOGUS"])),
+        "ERR unknown raft command 'raft bogus', try RAFT HELP"
+    );
+    assert_eq!(
+        error_text(cluster.query(1, &["RAFT", "SERVER", "BOGUS"])),
+        "ERR unknown raft command 'raft server bogus', try RAFT HELP"
+    );
+    let info: Vec<String> =
+        redis::from_redis_value(cluster.query(1, &["RAFT", "INFO"]).unwrap()).unwrap();
+    let keys: Vec<&String> = info.iter().step_by(2).collect();
+    for key in [
+        "applied_index",
+        "commit_index",
+        "id",
+        "last_log_index",
+        "latest_configuration",
+        "logs_behind",
+        "num_peers",
+        "state",
+        "term",
+        "voter",
+    ] {
+        assert!(
+            keys.iter().any(|k| *k == key),
+            "RAFT INFO lacks {key}: {info:?}"
+        );
+    }
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "keys are sorted");
+    let state: Vec<String> =
+        redis::from_redis_value(cluster.query(1, &["RAFT", "INFO", "state"]).unwrap()).unwrap();
+    assert_eq!(state, ["state", "Follower"]);
+    let indexes: Vec<String> =
+        redis::from_redis_value(cluster.query(0, &["RAFT", "INFO", "*_index"]).unwrap()).unwrap();
+    assert_eq!(indexes.len(), 10, "{indexes:?}");
+
+    // Membership changes go to the leader.
+    let moved = format!("MOVED 0 {}", cluster.addrs[0]);
+    assert_eq!(
+        error_text(cluster.query(1, &["RAFT", "SERVER", "DEMOTE", "3"])),
+        moved
+    );
+    assert_eq!(
+        cluster
+            .query(0, &["RAFT", "SERVER", "DEMOTE", "3"])
+            .unwrap(),
+        Value::Int(1)
+    );
+    let voter: Vec<String> =
+        redis::from_redis_value(cluster.query(2, &["RAFT", "INFO", "voter"]).unwrap()).unwrap();
+    assert_eq!(voter, ["voter", "false"]);
+    assert_eq!(
+        cluster
+            .query(0, &["RAFT", "SERVER", "PROMOTE", "3"])
+            .unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        error_text(cluster.query(0, &["RAFT", "SERVER", "PROMOTE", "9"])),
+        "ERR server not found"
+    );
+    let reuse = error_text(cluster.query(0, &["RAFT", "SERVER", "ADD", "2", "127.0.0.1:1"]));
+    assert!(reuse.contains("already a member"), "{reuse}");
+    assert_eq!(
+        error_text(cluster.query(0, &["RAFT", "SERVER", "ADD", "x", "a:1"])),
+        "ERR node ids are numbers"
+    );
+    assert_eq!(
+        error_text(cluster.query(0, &["RAFT", "SERVER", "ADD", "4", "a:1", "MAYBE"])),
+        "ERR syntax error"
+    );
+}
+
+#[test]
+fn nonvoters_join_through_a_follower_and_can_be_promoted() {
+    let cluster = Cluster::start(2, &[]);
+    let addr = free_addr();
+    let dir = dir_arg(cluster.dir.path());
+    let _joiner = NodeProcess::start_at(
+        TICKET,
+        &addr,
+        &["-n", "3", "-d", &dir, "-j", &cluster.addrs[1], "--nonvoter"],
+    );
+    let list: Vec<Vec<String>> =
+        redis::from_redis_value(cluster.query(0, &["RAFT", "SERVER", "LIST"]).unwrap()).unwrap();
+    assert_eq!(
+        list[2],
+        ["id", "3", "address", &addr, "leader", "false", "voter", "false"]
+    );
+    assert_eq!(
+        cluster
+            .query(0, &["RAFT", "SERVER", "PROMOTE", "3"])
+            .unwrap(),
+        Value::Int(1)
+    );
+    let list: Vec<Vec<String>> =
+        redis::from_redis_value(cluster.query(1, &["RAFT", "SERVER", "LIST"]).unwrap()).unwrap();
+    assert_eq!(list[2][7], "true");
+}
+
+#[test]
+fn a_removed_node_stops_taking_part() {
+    let mut cluster = Cluster::start(3, &[]);
+    assert_eq!(cluster.ticket_via(0), 1);
+    assert_eq!(
+        cluster
+            .query(0, &["RAFT", "SERVER", "REMOVE", "3"])
+            .unwrap(),
+        Value::Int(1)
+    );
+    cluster.nodes[2]
+        .as_mut()
+        .unwrap()
+        .wait_for_line("removed from the cluster");
+    let list: Vec<Value> =
+        redis::from_redis_value(cluster.query(0, &["RAFT", "SERVER", "LIST"]).unwrap()).unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(
+        cluster.ticket_via(0),
+        2,
+        "the two remaining nodes still commit"
+    );
+    let state: Vec<String> =
+        redis::from_redis_value(cluster.query(2, &["RAFT", "INFO", "state"]).unwrap()).unwrap();
+    assert_eq!(state, ["state", "Shutdown"]);
+    assert!(error_text(cluster.query(2, &["TICKET"])).starts_with("CLUSTERDOWN"));
+    std::thread::sleep(Duration::from_secs(2));
+    let term: Vec<String> = redis::from_redis_value(
+        cluster
+            .query(0, &["RAFT", "INFO", "term", "state"])
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        term,
+        ["state", "Leader", "term", "1"],
+        "the removed node never disrupted the leader"
+    );
+}
+
+#[test]
+fn leader_kill_9_under_load_loses_and_repeats_no_ticket() {
+    let mut cluster = Cluster::start(3, &["--openreads"]);
+    let acked: Arc<Mutex<Vec<Vec<i64>>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let addrs = cluster.addrs.clone();
+            let (acked, stop) = (acked.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut mine = Vec::new();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    // Any node: a follower redirects to the leader.
+                    let addr = &addrs[(w + n) % addrs.len()];
+                    n += 1;
+                    if let Ok(Value::Int(t)) =
+                        query_following(addr, &["TICKET"], Duration::from_secs(1))
+                    {
+                        mine.push(t);
+                    }
+                }
+                acked.lock().unwrap().push(mine);
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cluster.leader();
+    let killed_at = Instant::now();
+    cluster.kill(before);
+    let after = cluster.leader();
+    let failover = killed_at.elapsed();
+    assert_ne!(before, after);
+    eprintln!("new leader after {failover:?}");
+    assert!(failover < PATIENCE);
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    writers.into_iter().for_each(|w| w.join().unwrap());
+
+    let acked = acked.lock().unwrap();
+    for mine in acked.iter() {
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "one client's tickets increase: {mine:?}"
+        );
+    }
+    let all: Vec<i64> = acked.iter().flatten().copied().collect();
+    let unique: BTreeSet<i64> = all.iter().copied().collect();
+    assert_eq!(unique.len(), all.len(), "no ticket handed out twice");
+    assert!(all.len() > 20, "the writers made progress: {}", all.len());
+    let max = *unique.last().unwrap();
+    let next = cluster.ticket_via(after);
+    assert!(
+        next > max,
+        "no acknowledged ticket lost: next {next} after {max}"
+    );
+
+    // The killed node comes back and catches up.
+    cluster.restart(before);
+    let deadline = Instant::now() + PATIENCE;
+    while cluster.query(before, &["LAST"]).unwrap() != Value::Int(next) {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted node did not catch up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_whole_cluster_restart_keeps_all_data() {
+    let mut cluster = Cluster::start(3, &[]);
+    for expected in 1..=25 {
+        assert_eq!(cluster.ticket_via(expected as usize % 3), expected);
+    }
+    for i in 0..3 {
+        cluster.kill(i);
+    }
+    for i in 0..3 {
+        cluster.nodes[i] = Some(cluster.spawn(i, None));
+    }
+    for node in cluster.nodes.iter_mut().flatten() {
+        node.wait_ready();
+    }
+    let leader = cluster.leader();
+    assert_eq!(cluster.query(leader, &["LAST"]).unwrap(), Value::Int(25));
+    assert_eq!(cluster.ticket_via(leader), 26);
+}

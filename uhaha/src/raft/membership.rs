@@ -1,0 +1,277 @@
+//! Cluster membership: who the members are, who leads, and the changes
+//! (add, remove, promote, demote), one at a time.
+//!
+//! A new node is added as a learner first and only promoted to voter once
+//! it has caught up, so that adding a node never stalls the cluster's
+//! quorum. Changes are serialized by a lock: openraft refuses a change while
+//! another is in flight, and a queue is friendlier than an error.
+
+use super::{Network, Node, NodeId, Raft, Redirect};
+use crate::command::Reply;
+use openraft::{ChangeMembers, ServerState};
+use std::collections::{BTreeMap, BTreeSet};
+use tokio::sync::Mutex;
+
+/// A member of the cluster.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: NodeId,
+    pub addr: String,
+    pub voter: bool,
+}
+
+/// A snapshot of this node's view of the cluster, taken without waiting.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub id: NodeId,
+    pub state: &'static str,
+    pub term: u64,
+    pub leader: Option<NodeId>,
+    pub members: Vec<Member>,
+    pub membership_index: u64,
+    pub applied: u64,
+    pub last_log_index: u64,
+    pub snapshot: (u64, u64),
+}
+
+impl Status {
+    /// Whether this node votes.
+    pub fn voter(&self) -> bool {
+        self.members.iter().any(|m| m.id == self.id && m.voter)
+    }
+
+    /// The `RAFT INFO` pairs, sorted by key.
+    pub fn info(&self) -> Vec<(&'static str, String)> {
+        let voter = self.voter();
+        let peers = if voter {
+            self.members
+                .iter()
+                .filter(|m| m.voter && m.id != self.id)
+                .count()
+        } else {
+            0
+        };
+        let configuration: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| {
+                let suffrage = if m.voter { "Voter" } else { "Nonvoter" };
+                format!("{{Suffrage:{suffrage} ID:{} Address:{}}}", m.id, m.addr)
+            })
+            .collect();
+        let behind = self.last_log_index.saturating_sub(self.applied);
+        let percent = if self.last_log_index == 0 {
+            100.0
+        } else {
+            100.0 * self.applied as f64 / self.last_log_index as f64
+        };
+        vec![
+            ("applied_index", self.applied.to_string()),
+            ("commit_index", self.applied.to_string()),
+            ("fsm_pending", "0".into()),
+            ("id", self.id.to_string()),
+            ("last_log_index", self.last_log_index.to_string()),
+            ("last_snapshot_index", self.snapshot.1.to_string()),
+            ("last_snapshot_term", self.snapshot.0.to_string()),
+            (
+                "latest_configuration",
+                format!("[{}]", configuration.join(" ")),
+            ),
+            (
+                "latest_configuration_index",
+                self.membership_index.to_string(),
+            ),
+            (
+                "leader_id",
+                self.leader.map(|l| l.to_string()).unwrap_or_default(),
+            ),
+            ("logs_behind", behind.to_string()),
+            ("logs_loaded_percent", format!("{percent:.1}")),
+            ("num_peers", peers.to_string()),
+            ("state", self.state.to_string()),
+            ("term", self.term.to_string()),
+            ("voter", voter.to_string()),
+        ]
+    }
+}
+
+/// Why a membership change did not happen.
+#[derive(Debug)]
+pub enum MembershipError {
+    /// Not the leader: the reply sends the client there.
+    Redirect(Reply),
+    /// The change makes no sense (an unknown id, a reused id).
+    Refused(String),
+}
+
+/// This node's handle on the cluster.
+pub struct Cluster {
+    raft: Raft,
+    network: Network,
+    redirect: Redirect,
+    changes: Mutex<()>,
+}
+
+impl Cluster {
+    pub fn new(raft: Raft, network: Network, redirect: Redirect) -> Cluster {
+        Cluster {
+            raft,
+            network,
+            redirect,
+            changes: Mutex::new(()),
+        }
+    }
+
+    /// The cluster as this node sees it now.
+    pub fn status(&self) -> Status {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let members = membership
+            .nodes()
+            .map(|(id, node)| Member {
+                id: *id,
+                addr: node.addr.clone(),
+                voter: voters.contains(id),
+            })
+            .collect();
+        let state = match m.state {
+            ServerState::Leader => "Leader",
+            ServerState::Candidate => "Candidate",
+            ServerState::Follower | ServerState::Learner => "Follower",
+            ServerState::Shutdown => "Shutdown",
+        };
+        Status {
+            id: m.id,
+            state,
+            term: m.current_term,
+            leader: m.current_leader,
+            members,
+            membership_index: m.membership_config.log_id().map_or(0, |l| l.index),
+            applied: m.last_applied.map_or(0, |l| l.index),
+            last_log_index: m.last_log_index.unwrap_or(0),
+            snapshot: m.snapshot.map_or((0, 0), |l| (l.leader_id.term, l.index)),
+        }
+    }
+
+    /// The leader's address, if a leader is known.
+    pub fn leader_addr(&self) -> Option<String> {
+        let status = self.status();
+        let leader = status.leader?;
+        status
+            .members
+            .into_iter()
+            .find(|m| m.id == leader)
+            .map(|m| m.addr)
+    }
+
+    /// Fails with a redirect unless this node leads.
+    fn ensure_leader(&self, status: &Status) -> Result<(), MembershipError> {
+        if status.leader == Some(status.id) {
+            return Ok(());
+        }
+        let reply = match self.leader_addr() {
+            Some(addr) => self.redirect.to(&addr),
+            None => Reply::Error("CLUSTERDOWN node is not the leader".into()),
+        };
+        Err(MembershipError::Redirect(reply))
+    }
+
+    async fn change(
+        &self,
+        changes: ChangeMembers<NodeId, Node>,
+        retain: bool,
+    ) -> Result<(), MembershipError> {
+        self.raft
+            .change_membership(changes, retain)
+            .await
+            .map(|_| ())
+            .map_err(|e| MembershipError::Redirect(self.redirect.write_error(&e)))
+    }
+
+    /// Adds node `id` at `addr`: as a learner, then, once it has caught up,
+    /// as a voter if asked. Adding a member again at the same address is a
+    /// no-op (a restarted node re-joining); at another address it is refused,
+    /// so that an id is never silently reused.
+    pub async fn add(&self, id: NodeId, addr: String, voter: bool) -> Result<(), MembershipError> {
+        let _one_at_a_time = self.changes.lock().await;
+        let status = self.status();
+        self.ensure_leader(&status)?;
+        if let Some(member) = status.members.iter().find(|m| m.id == id) {
+            if member.addr != addr {
+                return Err(MembershipError::Refused(format!(
+                    "node id {id} is already a member at {}; remove it first or pick another id",
+                    member.addr
+                )));
+            }
+            if member.voter || !voter {
+                return Ok(());
+            }
+        } else {
+            tracing::info!("adding node {id} at {addr} as a learner");
+            self.raft
+                .add_learner(id, Node { addr }, true)
+                .await
+                .map_err(|e| MembershipError::Redirect(self.redirect.write_error(&e)))?;
+        }
+        if voter {
+            tracing::info!("promoting node {id} to voter");
+            self.change(ChangeMembers::AddVoterIds(BTreeSet::from([id])), true)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Removes node `id` from the cluster.
+    pub async fn remove(&self, id: NodeId) -> Result<(), MembershipError> {
+        let _one_at_a_time = self.changes.lock().await;
+        let status = self.status();
+        self.ensure_leader(&status)?;
+        let member = self.member(&status, id)?;
+        tracing::info!("removing node {id}");
+        if member.voter {
+            self.change(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
+                .await?;
+        } else {
+            self.change(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
+                .await?;
+        }
+        if id != status.id {
+            self.network.tell_removed(id, &member.addr).await;
+        }
+        Ok(())
+    }
+
+    /// Makes node `id` a voter or a non-voter.
+    pub async fn set_voter(&self, id: NodeId, voter: bool) -> Result<(), MembershipError> {
+        let _one_at_a_time = self.changes.lock().await;
+        let status = self.status();
+        self.ensure_leader(&status)?;
+        let member = self.member(&status, id)?;
+        match (member.voter, voter) {
+            (false, true) => {
+                self.change(ChangeMembers::AddVoterIds(BTreeSet::from([id])), true)
+                    .await
+            }
+            (true, false) => {
+                self.change(ChangeMembers::RemoveVoters(BTreeSet::from([id])), true)
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn member(&self, status: &Status, id: NodeId) -> Result<Member, MembershipError> {
+        status
+            .members
+            .iter()
+            .find(|m| m.id == id)
+            .cloned()
+            .ok_or_else(|| MembershipError::Refused("server not found".into()))
+    }
+
+    /// The membership to bootstrap a new cluster with: this node alone.
+    pub fn bootstrap_members(id: NodeId, addr: String) -> BTreeMap<NodeId, Node> {
+        BTreeMap::from([(id, Node { addr })])
+    }
+}
