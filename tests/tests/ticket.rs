@@ -113,8 +113,7 @@ fn help_flag_lists_commands_and_version_flag_prints_version() {
 #[test]
 fn flags_of_later_features_are_refused_not_ignored() {
     for args in [
-        &["-j", "127.0.0.1:1"][..],
-        &["--tls-cert", "c.pem", "--tls-key", "k.pem"],
+        &["--tls-cert", "c.pem", "--tls-key", "k.pem"][..],
         &["--restore", "x"],
     ] {
         let out = std::process::Command::new(TICKET)
@@ -133,4 +132,14 @@ fn flags_of_later_features_are_refused_not_ignored() {
     assert!(String::from_utf8(out.stderr)
         .unwrap()
         .contains("invalid -loglevel: loud"));
+    let out = std::process::Command::new(TICKET)
+        .args(["--advertise", "nohost"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("flag --advertise is missing port number"),
+        "{err}"
+    );
 }

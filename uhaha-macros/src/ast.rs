@@ -10,9 +10,10 @@ use crate::check::Ctxt;
 use crate::doc;
 use proc_macro2::Span;
 use syn::ext::IdentExt;
+use syn::punctuated::Punctuated;
 use syn::{
     FnArg, GenericArgument, ImplItem, ImplItemFn, ItemImpl, ItemStruct, Pat, PatType,
-    PathArguments, ReturnType, Type,
+    PathArguments, ReturnType, Token, Type,
 };
 
 /// The struct half: the replicated state.
@@ -21,13 +22,36 @@ pub struct MachineStruct<'a> {
     pub item: &'a ItemStruct,
     /// `name = ".."` and `version = ".."`.
     pub args: MachineArgs,
+    /// Whether the user derives `Serialize` themselves.
+    pub derives_serialize: bool,
+    /// Whether the user derives `Deserialize` themselves.
+    pub derives_deserialize: bool,
 }
 
 impl<'a> MachineStruct<'a> {
     /// Reads the struct half.
     pub fn from_syn(item: &'a ItemStruct, args: MachineArgs) -> Self {
-        MachineStruct { item, args }
+        let derived = derived_traits(item);
+        let derives = |name: &str| derived.iter().any(|ident| ident == name);
+        MachineStruct {
+            item,
+            args,
+            derives_serialize: derives("Serialize"),
+            derives_deserialize: derives("Deserialize"),
+        }
     }
+}
+
+/// The last segment of every path in the struct's `#[derive(..)]`s.
+fn derived_traits(item: &ItemStruct) -> Vec<syn::Ident> {
+    let parser = Punctuated::<syn::Path, Token![,]>::parse_terminated;
+    item.attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("derive"))
+        .filter_map(|attr| attr.parse_args_with(parser).ok())
+        .flatten()
+        .filter_map(|path| path.segments.last().map(|s| s.ident.clone()))
+        .collect()
 }
 
 /// The impl half: the commands.

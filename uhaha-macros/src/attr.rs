@@ -214,3 +214,63 @@ fn path_to_string(path: &syn::Path) -> String {
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
     segments.join("::")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+    use syn::parse_quote;
+
+    fn errors(cx: Ctxt) -> Vec<String> {
+        match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(err) => err.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn machine_args_keep_what_parses_and_report_the_rest() {
+        let cx = Ctxt::new();
+        let args = machine_args(
+            &cx,
+            quote!(name = "kv", version = 2, port = "1", name = "other"),
+        );
+        assert_eq!(args.name.map(|l| l.value()).as_deref(), Some("kv"));
+        assert!(args.version.is_none());
+        let errors = errors(cx);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("must be a string literal"));
+        assert!(errors[1].contains("unknown argument `port`"));
+        assert!(errors[2].contains("duplicate argument `name`"));
+    }
+
+    #[test]
+    fn markers_with_and_without_a_name() {
+        let cx = Ctxt::new();
+        let attrs: Vec<Attribute> = vec![parse_quote!(#[inline]), parse_quote!(#[read])];
+        let found = marker(&cx, &attrs).unwrap();
+        assert_eq!((found.kind, found.name.is_none()), (Kind::Read, true));
+
+        let attrs: Vec<Attribute> = vec![parse_quote!(#[write(name = "SETX")])];
+        let found = marker(&cx, &attrs).unwrap();
+        assert_eq!(found.kind, Kind::Write);
+        assert_eq!(found.name.unwrap().value(), "SETX");
+        assert!(errors(cx).is_empty());
+    }
+
+    #[test]
+    fn second_markers_and_unknown_arguments_are_errors() {
+        let cx = Ctxt::new();
+        let attrs: Vec<Attribute> = vec![
+            parse_quote!(#[write(foo)]),
+            parse_quote!(#[read]),
+            parse_quote!(#[write]),
+        ];
+        assert_eq!(marker(&cx, &attrs).unwrap().kind, Kind::Write);
+        let errors = errors(cx);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("unknown argument `foo` in #[write]"));
+        assert!(errors[1].contains("not both"));
+        assert!(errors[2].contains("duplicate #[write]"));
+    }
+}

@@ -66,12 +66,6 @@ pub fn struct_half(cx: &Ctxt, machine: &MachineStruct) {
     } else if let Some(where_clause) = &generics.where_clause {
         cx.error_spanned_by(where_clause, "a uhaha machine cannot have a where clause");
     }
-    if let Some(path) = user_serde_derive(machine.item) {
-        cx.error_spanned_by(
-            path,
-            "#[uhaha::machine] derives Serialize and Deserialize itself; remove this derive (field attributes like #[serde(skip)] still work)",
-        );
-    }
     if let Some(name) = &machine.args.name {
         if let Err(message) = machine_name(&name.value()) {
             cx.error_spanned_by(name, message);
@@ -82,22 +76,6 @@ pub fn struct_half(cx: &Ctxt, machine: &MachineStruct) {
             cx.error_spanned_by(version, "the version must not be empty");
         }
     }
-}
-
-/// The `Serialize` or `Deserialize` in the user's own `#[derive(..)]`, which
-/// would conflict with the one the macro adds.
-pub fn user_serde_derive(item: &syn::ItemStruct) -> Option<syn::Path> {
-    let parser = syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated;
-    item.attrs
-        .iter()
-        .filter(|attr| attr.path().is_ident("derive"))
-        .filter_map(|attr| attr.parse_args_with(parser).ok())
-        .flatten()
-        .find(|path| {
-            path.segments
-                .last()
-                .is_some_and(|s| s.ident == "Serialize" || s.ident == "Deserialize")
-        })
 }
 
 /// Why a service name is not usable, if it is not. The name is a directory
@@ -121,7 +99,10 @@ pub fn impl_half(cx: &Ctxt, machine: &MachineImpl) {
     if let Some((_, path, for_token)) = &item.trait_ {
         cx.error_spanned_by(
             quote!(#path #for_token),
-            "#[uhaha::machine] goes on the struct's inherent impl block (`impl Name { .. }`), not on a trait impl",
+            format_args!(
+                "#[uhaha::machine] goes on the struct's own impl block (`impl {} {{ .. }}`), not on a trait impl",
+                type_to_string(&item.self_ty),
+            ),
         );
     }
     if !item.generics.params.is_empty() {
@@ -214,7 +195,11 @@ fn check_command(cx: &Ctxt, command: &Command) {
             let (fn_token, ident) = (&sig.fn_token, &sig.ident);
             cx.error_spanned_by(
                 quote!(#fn_token #ident),
-                format_args!("a {} method takes {}", kind.marker(), self_for(kind)),
+                format_args!(
+                    "a {} method takes {}: add it as the first parameter",
+                    kind.marker(),
+                    self_for(kind)
+                ),
             );
         }
     }

@@ -17,8 +17,8 @@
 use crate::ast::{Arg, ArgType, Arity, Command, MachineImpl, MachineStruct};
 use crate::attr::{self, Kind};
 use crate::check::{self, Ctxt};
-use proc_macro2::{Literal, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use proc_macro2::{Literal, TokenStream, TokenTree};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{ImplItem, ItemImpl, ItemStruct};
 
@@ -29,15 +29,14 @@ pub fn struct_half(args: TokenStream, item: &ItemStruct) -> TokenStream {
     let machine = MachineStruct::from_syn(item, args);
     check::struct_half(&cx, &machine);
     match cx.check() {
-        Ok(()) => struct_impls(&machine, true),
+        Ok(()) => struct_impls(&machine),
         Err(error) => {
             let error = error.into_compile_error();
             let generics = &item.generics;
             let fallback = if generics.params.is_empty() && generics.where_clause.is_none() {
                 // Without the impls, every use of the struct as a machine
                 // would fail too: emit them with the arguments that parsed.
-                let derive_serde = check::user_serde_derive(item).is_none();
-                struct_impls(&machine, derive_serde)
+                struct_impls(&machine)
             } else {
                 quote!(#item)
             };
@@ -47,7 +46,7 @@ pub fn struct_half(args: TokenStream, item: &ItemStruct) -> TokenStream {
 }
 
 /// The struct with serde's derives, its `Machine` impl and `serve()`.
-fn struct_impls(machine: &MachineStruct, derive_serde: bool) -> TokenStream {
+fn struct_impls(machine: &MachineStruct) -> TokenStream {
     let item = machine.item;
     let ident = &item.ident;
     let vis = &item.vis;
@@ -59,11 +58,19 @@ fn struct_impls(machine: &MachineStruct, derive_serde: bool) -> TokenStream {
         Some(version) => quote!(#version),
         None => quote!(::core::env!("CARGO_PKG_VERSION")),
     };
+    // Snapshots need both serde traits; derive the ones the user does not.
     // The derive goes before the user's attributes: a `#[serde(..)]` of
     // theirs must come after the derive that declares it.
-    let serde = derive_serde.then(|| {
+    let mut derives = Vec::new();
+    if !machine.derives_serialize {
+        derives.push(quote!(::uhaha::__private::serde::Serialize));
+    }
+    if !machine.derives_deserialize {
+        derives.push(quote!(::uhaha::__private::serde::Deserialize));
+    }
+    let serde = (!derives.is_empty()).then(|| {
         quote! {
-            #[derive(::uhaha::__private::serde::Serialize, ::uhaha::__private::serde::Deserialize)]
+            #[derive(#(#derives),*)]
             #[serde(crate = "::uhaha::__private::serde")]
         }
     });
@@ -131,11 +138,11 @@ fn strip_markers(item: &ItemImpl) -> ItemImpl {
 }
 
 /// An empty command table for an impl half with errors, so that `serve()`
-/// still type-checks and the only errors are the macro's. Not emitted when
-/// the impl block itself is the problem (generic, or a trait impl).
+/// still type-checks and the only errors are the macro's. Not emitted for a
+/// generic impl block, whose type cannot be named outside it.
 fn fallback_commands_impl(item: &ItemImpl) -> Option<TokenStream> {
     let generics = &item.generics;
-    if item.trait_.is_some() || !generics.params.is_empty() || generics.where_clause.is_some() {
+    if !generics.params.is_empty() || generics.where_clause.is_some() {
         return None;
     }
     Some(commands_trait_impl(
@@ -342,16 +349,34 @@ fn run_arm(index: usize, command: &Command) -> TokenStream {
     });
     let method = &command.method.sig.ident;
     let call = quote!(Self::#method(self, #(#call_args),*));
-    // Spanned at the return type, so that a type without `IntoReply` is
-    // reported there.
-    let span = command
-        .output()
-        .map_or_else(Span::call_site, |ty| ty.span());
-    let reply = quote_spanned!(span=> ::uhaha::__private::IntoReply::into_reply(#call));
+    let reply = into_reply(command.output(), call);
     quote! {
         #index => {
             #(let #vars = #parses;)*
             ::uhaha::__private::Result::Ok(#reply)
         }
     }
+}
+
+/// Turns the method's value into a reply. The trait is named through the
+/// return type as written, so that a type without `IntoReply` is reported
+/// at that type, all of it underlined.
+fn into_reply(output: Option<&syn::Type>, call: TokenStream) -> TokenStream {
+    match output {
+        None => quote!(::uhaha::__private::IntoReply::into_reply(#call)),
+        // `impl Trait` cannot be named in a path: the span does the work.
+        Some(ty) if mentions_impl(ty.to_token_stream()) => quote_spanned! {ty.span()=>
+            ::uhaha::__private::IntoReply::into_reply(#call)
+        },
+        Some(ty) => quote!(<#ty as ::uhaha::__private::IntoReply>::into_reply(#call)),
+    }
+}
+
+/// Whether a type has `impl Trait` anywhere in it.
+fn mentions_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => ident == "impl",
+        TokenTree::Group(group) => mentions_impl(group.stream()),
+        _ => false,
+    })
 }

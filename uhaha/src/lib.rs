@@ -57,6 +57,7 @@ mod raft;
 mod resp;
 mod server;
 
+pub use bytes::Bytes;
 pub use command::{ArgError, FromArg, IntoReply, Reply};
 pub use machine::{Ctx, Machine, Rand};
 pub use node::Config;
@@ -65,7 +66,7 @@ pub use uhaha_macros::machine;
 
 /// What a service's source needs: `use uhaha::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Ctx, IntoReply, Reply, RngCore};
+    pub use crate::{Bytes, Ctx, IntoReply, Reply, RngCore};
 }
 
 /// Items for the code that `#[uhaha::machine]` generates. Not public API.

@@ -51,7 +51,7 @@ pub const fn assert_not_builtin(name: &str) {
     let mut i = 0;
     while i < BUILTIN_NAMES.len() {
         if eq_ignore_case(BUILTIN_NAMES[i].as_bytes(), name.as_bytes()) {
-            panic!("this command name is taken by a built-in command of uhaha; rename the method or use #[write(name = \"...\")]");
+            panic!("this command name is taken by a built-in command of uhaha; rename the method or give the command another name with `name = \"...\"`");
         }
         i += 1;
     }

@@ -97,6 +97,16 @@ impl Ticket {
         self.keys.keys().cloned().collect()
     }
 
+    /// How many keys there are, as some reply.
+    #[read]
+    fn dbsize(&self) -> impl IntoReply {
+        self.keys.len()
+    }
+
+    /// Nothing to say.
+    #[write]
+    fn noop(&mut self) -> () {}
+
     fn helper(&self) {}
 
     #[allow(dead_code)]
