@@ -2,6 +2,7 @@
 //! loopback ports, wait for their readiness line, talk to them with the
 //! `redis` crate or raw bytes, and clean up whatever happens.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -11,6 +12,8 @@ use std::time::{Duration, Instant};
 
 /// The line a node logs when it serves commands.
 pub const READY: &str = "logs loaded: ready for commands";
+/// How long a cluster may take to agree on a leader or a node to catch up.
+pub const PATIENCE: Duration = Duration::from_secs(20);
 /// How long a node may take to become ready.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -228,5 +231,118 @@ pub fn query_following(
             }
             other => return other,
         }
+    }
+}
+
+/// A cluster of nodes of one binary with ids 1..=n, node 1 first and the
+/// others joining it, each in its own process on its own loopback port.
+pub struct Cluster {
+    // Fields drop in order: the processes die before their directory goes.
+    /// Node `i`'s process, `None` while it is down.
+    pub nodes: Vec<Option<NodeProcess>>,
+    /// The data directory of every node (each has its own subdirectory).
+    pub dir: tempfile::TempDir,
+    /// Node `i`'s address (its id is `i + 1`).
+    pub addrs: Vec<String>,
+    binary: String,
+    extra: Vec<String>,
+}
+
+impl Cluster {
+    /// Starts `n` nodes of `binary`, each with the `extra` flags.
+    pub fn start(binary: &str, n: usize, extra: &[&str]) -> Cluster {
+        let mut cluster = Cluster {
+            binary: binary.to_string(),
+            dir: data_dir(),
+            addrs: (0..n).map(|_| free_addr()).collect(),
+            nodes: Vec::new(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        for i in 0..n {
+            let join = (i > 0).then(|| cluster.addrs[0].clone());
+            let node = cluster.launch(i, join.as_deref());
+            cluster.nodes.push(Some(node));
+        }
+        cluster
+    }
+
+    /// Starts node `i` (id `i + 1`), joining `join` if given, and waits
+    /// until it is ready.
+    pub fn launch(&self, i: usize, join: Option<&str>) -> NodeProcess {
+        let mut node = self.spawn(i, join);
+        node.wait_ready();
+        node
+    }
+
+    /// Starts node `i` without waiting for it to be ready.
+    pub fn spawn(&self, i: usize, join: Option<&str>) -> NodeProcess {
+        let id = (i + 1).to_string();
+        let dir = dir_arg(self.dir.path());
+        let mut args: Vec<&str> = vec!["-n", &id, "-d", &dir];
+        if let Some(join) = join {
+            args.extend(["-j", join]);
+        }
+        args.extend(self.extra.iter().map(String::as_str));
+        NodeProcess::spawn_at(&self.binary, &self.addrs[i], &args)
+    }
+
+    /// Kills node `i` with `kill -9`.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut node) = self.nodes[i].take() {
+            node.kill();
+        }
+    }
+
+    /// Starts node `i` again after [`Cluster::kill`], and waits until it
+    /// is ready.
+    pub fn restart(&mut self, i: usize) {
+        self.nodes[i] = Some(self.launch(i, None));
+    }
+
+    /// Runs a command on node `i` itself.
+    pub fn query(&self, i: usize, args: &[&str]) -> redis::RedisResult<redis::Value> {
+        let mut con =
+            redis::Client::open(format!("redis://{}/", self.addrs[i]))?.get_connection()?;
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query(&mut con)
+    }
+
+    /// Runs a command on node `i` and reads its reply as a string.
+    pub fn string(&self, i: usize, args: &[&str]) -> String {
+        redis::from_redis_value(self.query(i, args).expect("a reply")).expect("a string")
+    }
+
+    /// The index of the node every live node agrees leads.
+    pub fn leader(&self) -> usize {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let views: BTreeSet<String> = (0..self.addrs.len())
+                .filter(|i| self.nodes[*i].is_some())
+                .map(|i| self.string(i, &["RAFT", "LEADER"]))
+                .collect();
+            if views.len() == 1 {
+                let leader = views.iter().next().unwrap();
+                if let Some(i) = self.addrs.iter().position(|a| a == leader) {
+                    if self.nodes[i].is_some() {
+                        return i;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "no agreed leader: {views:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Runs a command through node `i`, following redirects to the leader.
+    pub fn via(&self, i: usize, args: &[&str]) -> redis::Value {
+        query_following(&self.addrs[i], args, PATIENCE).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    /// A ticket, asked through node `i`.
+    pub fn ticket_via(&self, i: usize) -> i64 {
+        redis::from_redis_value(self.via(i, &["TICKET"])).unwrap()
     }
 }

@@ -5,7 +5,7 @@ use redis::Value;
 use std::time::Duration;
 use uhaha_tests::{data_dir, dir_arg, raw, resp, NodeProcess};
 
-const TICKET: &str = env!("CARGO_BIN_EXE_ticket");
+const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
 
 fn start() -> (tempfile::TempDir, NodeProcess) {
     let dir = data_dir();

@@ -6,106 +6,9 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use uhaha_tests::{data_dir, dir_arg, free_addr, query_following, NodeProcess};
+use uhaha_tests::{dir_arg, free_addr, query_following, Cluster, NodeProcess, PATIENCE};
 
-const TICKET: &str = env!("CARGO_BIN_EXE_ticket");
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// A cluster of ticket nodes with ids 1..=n, node 1 first and the others
-/// joining it.
-struct Cluster {
-    dir: tempfile::TempDir,
-    addrs: Vec<String>,
-    nodes: Vec<Option<NodeProcess>>,
-    extra: Vec<String>,
-}
-
-impl Cluster {
-    fn start(n: usize, extra: &[&str]) -> Cluster {
-        let mut cluster = Cluster {
-            dir: data_dir(),
-            addrs: (0..n).map(|_| free_addr()).collect(),
-            nodes: Vec::new(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        for i in 0..n {
-            let join = (i > 0).then(|| cluster.addrs[0].clone());
-            let node = cluster.launch(i, join.as_deref());
-            cluster.nodes.push(Some(node));
-        }
-        cluster
-    }
-
-    /// Starts node `i` (id `i + 1`), joining `join` if given, and waits
-    /// until it is ready.
-    fn launch(&self, i: usize, join: Option<&str>) -> NodeProcess {
-        let mut node = self.spawn(i, join);
-        node.wait_ready();
-        node
-    }
-
-    /// Starts node `i` without waiting for it to be ready.
-    fn spawn(&self, i: usize, join: Option<&str>) -> NodeProcess {
-        let id = (i + 1).to_string();
-        let dir = dir_arg(self.dir.path());
-        let mut args: Vec<&str> = vec!["-n", &id, "-d", &dir];
-        if let Some(join) = join {
-            args.extend(["-j", join]);
-        }
-        args.extend(self.extra.iter().map(String::as_str));
-        NodeProcess::spawn_at(TICKET, &self.addrs[i], &args)
-    }
-
-    fn kill(&mut self, i: usize) {
-        if let Some(mut node) = self.nodes[i].take() {
-            node.kill();
-        }
-    }
-
-    fn restart(&mut self, i: usize) {
-        self.nodes[i] = Some(self.launch(i, None));
-    }
-
-    fn query(&self, i: usize, args: &[&str]) -> redis::RedisResult<Value> {
-        let mut con =
-            redis::Client::open(format!("redis://{}/", self.addrs[i]))?.get_connection()?;
-        let mut cmd = redis::cmd(args[0]);
-        for a in &args[1..] {
-            cmd.arg(*a);
-        }
-        cmd.query(&mut con)
-    }
-
-    fn string(&self, i: usize, args: &[&str]) -> String {
-        redis::from_redis_value(self.query(i, args).expect("a reply")).expect("a string")
-    }
-
-    /// The index of the node every live node agrees leads.
-    fn leader(&self) -> usize {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let views: BTreeSet<String> = (0..self.addrs.len())
-                .filter(|i| self.nodes[*i].is_some())
-                .map(|i| self.string(i, &["RAFT", "LEADER"]))
-                .collect();
-            if views.len() == 1 {
-                let leader = views.iter().next().unwrap();
-                if let Some(i) = self.addrs.iter().position(|a| a == leader) {
-                    if self.nodes[i].is_some() {
-                        return i;
-                    }
-                }
-            }
-            assert!(Instant::now() < deadline, "no agreed leader: {views:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn ticket_via(&self, i: usize) -> i64 {
-        let reply = query_following(&self.addrs[i], &["TICKET"], PATIENCE).expect("TICKET");
-        redis::from_redis_value(reply).unwrap()
-    }
-}
+const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
 
 fn error_text(result: redis::RedisResult<Value>) -> String {
     let e = result.expect_err("an error reply");
@@ -116,7 +19,7 @@ fn error_text(result: redis::RedisResult<Value>) -> String {
 
 #[test]
 fn three_nodes_form_by_join_and_followers_redirect() {
-    let cluster = Cluster::start(3, &[]);
+    let cluster = Cluster::start(TICKET, 3, &[]);
     let leader = cluster.leader();
     assert_eq!(leader, 0, "the bootstrapping node leads a quiet cluster");
     let list: Vec<Vec<String>> =
@@ -184,7 +87,7 @@ fn three_nodes_form_by_join_and_followers_redirect() {
 
 #[test]
 fn a_cluster_client_of_the_redis_crate_follows_the_leader() {
-    let cluster = Cluster::start(3, &[]);
+    let cluster = Cluster::start(TICKET, 3, &[]);
     let client =
         redis::cluster::ClusterClient::new(vec![format!("redis://{}/", cluster.addrs[2])]).unwrap();
     let mut con = client.get_connection().unwrap();
@@ -195,7 +98,7 @@ fn a_cluster_client_of_the_redis_crate_follows_the_leader() {
 
 #[test]
 fn five_nodes_form_and_replicate() {
-    let cluster = Cluster::start(5, &["--openreads"]);
+    let cluster = Cluster::start(TICKET, 5, &["--openreads"]);
     for expected in 1..=10 {
         assert_eq!(cluster.ticket_via(4), expected);
     }
@@ -217,7 +120,7 @@ fn five_nodes_form_and_replicate() {
 
 #[test]
 fn open_reads_are_served_by_followers() {
-    let cluster = Cluster::start(3, &["--openreads"]);
+    let cluster = Cluster::start(TICKET, 3, &["--openreads"]);
     assert_eq!(cluster.ticket_via(0), 1);
     let deadline = Instant::now() + PATIENCE;
     while cluster.query(2, &["LAST"]).unwrap() != Value::Int(1) {
@@ -232,7 +135,7 @@ fn open_reads_are_served_by_followers() {
 
 #[test]
 fn try_errors_and_clusterdown() {
-    let mut cluster = Cluster::start(3, &["--try-errors"]);
+    let mut cluster = Cluster::start(TICKET, 3, &["--try-errors"]);
     assert_eq!(
         error_text(cluster.query(1, &["TICKET"])),
         format!("TRY {}", cluster.addrs[0])
@@ -262,7 +165,7 @@ fn try_errors_and_clusterdown() {
 
 #[test]
 fn raft_commands_manage_membership() {
-    let cluster = Cluster::start(3, &[]);
+    let cluster = Cluster::start(TICKET, 3, &[]);
     let help: Vec<String> =
         redis::from_redis_value(cluster.query(1, &["RAFT", "HELP"]).unwrap()).unwrap();
     assert_eq!(help[0], "RAFT LEADER");
@@ -347,7 +250,7 @@ fn raft_commands_manage_membership() {
 
 #[test]
 fn nonvoters_join_through_a_follower_and_can_be_promoted() {
-    let cluster = Cluster::start(2, &[]);
+    let cluster = Cluster::start(TICKET, 2, &[]);
     let addr = free_addr();
     let dir = dir_arg(cluster.dir.path());
     let _joiner = NodeProcess::start_at(
@@ -374,7 +277,7 @@ fn nonvoters_join_through_a_follower_and_can_be_promoted() {
 
 #[test]
 fn a_removed_node_stops_taking_part() {
-    let mut cluster = Cluster::start(3, &[]);
+    let mut cluster = Cluster::start(TICKET, 3, &[]);
     assert_eq!(cluster.ticket_via(0), 1);
     assert_eq!(
         cluster
@@ -414,7 +317,7 @@ fn a_removed_node_stops_taking_part() {
 
 #[test]
 fn leader_kill_9_under_load_loses_and_repeats_no_ticket() {
-    let mut cluster = Cluster::start(3, &["--openreads"]);
+    let mut cluster = Cluster::start(TICKET, 3, &["--openreads"]);
     let acked: Arc<Mutex<Vec<Vec<i64>>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..4)
@@ -483,7 +386,7 @@ fn leader_kill_9_under_load_loses_and_repeats_no_ticket() {
 
 #[test]
 fn a_whole_cluster_restart_keeps_all_data() {
-    let mut cluster = Cluster::start(3, &[]);
+    let mut cluster = Cluster::start(TICKET, 3, &[]);
     for expected in 1..=25 {
         assert_eq!(cluster.ticket_via(expected as usize % 3), expected);
     }

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 use uhaha_tests::{data_dir, dir_arg, raw, raw_exact, resp, NodeProcess};
 
-const TICKET: &str = env!("CARGO_BIN_EXE_ticket");
+const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
 
 fn start() -> (tempfile::TempDir, NodeProcess) {
     let dir = data_dir();

@@ -5,7 +5,7 @@
 //! is an error, [`expand`](crate::expand) what code to generate. Building it
 //! never fails, so that every mistake in the input can be reported at once.
 
-use crate::attr::{self, Kind, MachineArgs, Marker};
+use crate::attr::{self, CommandMarker, Kind, MachineArgs, Marker};
 use crate::check::Ctxt;
 use crate::doc;
 use proc_macro2::Span;
@@ -54,13 +54,16 @@ fn derived_traits(item: &ItemStruct) -> Vec<syn::Ident> {
         .collect()
 }
 
-/// The impl half: the commands.
+/// The impl half: the commands and the tick.
 pub struct MachineImpl<'a> {
     /// The impl block as written.
     pub item: &'a ItemImpl,
     /// The methods with a `#[write]` or `#[read]` marker, in order: a
     /// command's index in the runtime's table is its position here.
     pub commands: Vec<Command<'a>>,
+    /// The methods with a `#[tick]` marker, in order. A machine has at most
+    /// one; the others are errors.
+    pub ticks: Vec<Tick<'a>>,
     /// Markers on items that are not methods (consts, macros).
     pub misplaced_markers: Vec<&'a syn::Attribute>,
 }
@@ -70,14 +73,17 @@ impl<'a> MachineImpl<'a> {
     /// errors go to `cx`.
     pub fn from_syn(cx: &Ctxt, item: &'a ItemImpl) -> Self {
         let mut commands = Vec::new();
+        let mut ticks = Vec::new();
         let mut misplaced_markers = Vec::new();
         for impl_item in &item.items {
             match impl_item {
-                ImplItem::Fn(method) => {
-                    if let Some(marker) = attr::marker(cx, &method.attrs) {
+                ImplItem::Fn(method) => match attr::marker(cx, &method.attrs) {
+                    Some(Marker::Command(marker)) => {
                         commands.push(Command::from_syn(method, marker));
                     }
-                }
+                    Some(Marker::Tick(marker)) => ticks.push(Tick::from_syn(method, marker)),
+                    None => {}
+                },
                 other => misplaced_markers.extend(
                     item_attrs(other)
                         .iter()
@@ -88,6 +94,7 @@ impl<'a> MachineImpl<'a> {
         MachineImpl {
             item,
             commands,
+            ticks,
             misplaced_markers,
         }
     }
@@ -109,7 +116,7 @@ pub struct Command<'a> {
     /// The method as written.
     pub method: &'a ImplItemFn,
     /// Its `#[write]` / `#[read]` marker.
-    pub marker: Marker,
+    pub marker: CommandMarker,
     /// The command's name, upper-case: the marker's `name = ".."` or the
     /// method's name.
     pub name: String,
@@ -125,7 +132,7 @@ pub struct Command<'a> {
 }
 
 impl<'a> Command<'a> {
-    fn from_syn(method: &'a ImplItemFn, marker: Marker) -> Self {
+    fn from_syn(method: &'a ImplItemFn, marker: CommandMarker) -> Self {
         let (name, name_span) = match &marker.name {
             Some(lit) => (lit.value().to_ascii_uppercase(), lit.span()),
             None => {
@@ -133,14 +140,7 @@ impl<'a> Command<'a> {
                 (ident.unraw().to_string().to_ascii_uppercase(), ident.span())
             }
         };
-        let mut receiver = Receiver::Missing;
-        let mut args = Vec::new();
-        for input in &method.sig.inputs {
-            match input {
-                FnArg::Receiver(r) => receiver = Receiver::from_syn(r),
-                FnArg::Typed(pat_ty) => args.push(Arg::from_syn(pat_ty)),
-            }
-        }
+        let (receiver, args) = inputs(method);
         Command {
             method,
             marker,
@@ -157,6 +157,20 @@ impl<'a> Command<'a> {
         self.marker.kind
     }
 
+    /// The value parameter called `name`: its position among the value
+    /// parameters (the command's arguments) and its arity.
+    pub fn value_param(&self, name: &str) -> Option<(usize, Arity)> {
+        self.args
+            .iter()
+            .filter_map(|arg| match &arg.ty {
+                ArgType::Value { name, arity, .. } => Some((name.as_str(), *arity)),
+                ArgType::Context { .. } => None,
+            })
+            .enumerate()
+            .find(|(_, (n, _))| *n == name)
+            .map(|(pos, (_, arity))| (pos, arity))
+    }
+
     /// The declared return type, if any.
     pub fn output(&self) -> Option<&'a Type> {
         match &self.method.sig.output {
@@ -164,6 +178,46 @@ impl<'a> Command<'a> {
             ReturnType::Type(_, ty) => Some(ty),
         }
     }
+}
+
+/// The `#[tick]` method: run on every node at each replicated tick, with
+/// no arguments and no reply. Not a command: it has no name, no entry in
+/// the command table and no help.
+pub struct Tick<'a> {
+    /// The method as written.
+    pub method: &'a ImplItemFn,
+    /// Its `#[tick]` attribute.
+    pub marker: &'a syn::Attribute,
+    /// How the method takes `self`.
+    pub receiver: Receiver<'a>,
+    /// The parameters after `self`, in order ([`check`](crate::check)
+    /// allows only a context).
+    pub args: Vec<Arg<'a>>,
+}
+
+impl<'a> Tick<'a> {
+    fn from_syn(method: &'a ImplItemFn, marker: &'a syn::Attribute) -> Self {
+        let (receiver, args) = inputs(method);
+        Tick {
+            method,
+            marker,
+            receiver,
+            args,
+        }
+    }
+}
+
+/// How a method takes `self`, and its other parameters.
+fn inputs(method: &ImplItemFn) -> (Receiver<'_>, Vec<Arg<'_>>) {
+    let mut receiver = Receiver::Missing;
+    let mut args = Vec::new();
+    for input in &method.sig.inputs {
+        match input {
+            FnArg::Receiver(r) => receiver = Receiver::from_syn(r),
+            FnArg::Typed(pat_ty) => args.push(Arg::from_syn(pat_ty)),
+        }
+    }
+    (receiver, args)
 }
 
 /// How a method takes `self`.
@@ -268,6 +322,11 @@ fn context(ty: &Type) -> Option<bool> {
         Type::Reference(r) if is_ctx(&r.elem) => Some(r.mutability.is_some()),
         _ => None,
     }
+}
+
+/// Whether a type is `()`, the type of a method that returns nothing.
+pub fn is_unit(ty: &Type) -> bool {
+    matches!(ungroup(ty), Type::Tuple(tuple) if tuple.elems.is_empty())
 }
 
 /// Whether a type is a path that ends in `Ctx`.
@@ -376,6 +435,62 @@ mod tests {
         assert_eq!(context(&parse_quote!(&mut uhaha::Ctx)), Some(true));
         assert_eq!(context(&parse_quote!(Ctx)), None);
         assert_eq!(context(&parse_quote!(&str)), None);
+    }
+
+    #[test]
+    fn unit_is_the_empty_tuple() {
+        assert!(is_unit(&parse_quote!(())));
+        assert!(is_unit(&parse_quote!((()))));
+        assert!(!is_unit(&parse_quote!((i64,))));
+        assert!(!is_unit(&parse_quote!(Result<(), String>)));
+        assert!(!is_unit(&parse_quote!(Unit)));
+    }
+
+    #[test]
+    fn ticks_are_kept_apart_from_commands() {
+        let item: ItemImpl = parse_quote! {
+            impl Kv {
+                #[write]
+                fn set(&mut self, key: String) {}
+
+                #[tick]
+                fn expire(&mut self, ctx: &mut Ctx) {}
+
+                fn helper(&self) {}
+
+                #[tick]
+                fn again(&mut self) {}
+
+                #[read]
+                fn get(&self, key: String) -> Option<String> {}
+
+                #[tick]
+                const LIMIT: usize = 1;
+            }
+        };
+        let cx = Ctxt::new();
+        let machine = MachineImpl::from_syn(&cx, &item);
+        assert!(cx.check().is_ok());
+        let names = |methods: Vec<&ImplItemFn>| -> Vec<String> {
+            methods.iter().map(|m| m.sig.ident.to_string()).collect()
+        };
+        assert_eq!(
+            names(machine.commands.iter().map(|c| c.method).collect()),
+            ["set", "get"]
+        );
+        assert_eq!(
+            names(machine.ticks.iter().map(|t| t.method).collect()),
+            ["expire", "again"]
+        );
+        assert!(matches!(
+            machine.ticks[0].args[..],
+            [Arg {
+                ty: ArgType::Context { mutable: true },
+                ..
+            }]
+        ));
+        assert!(machine.ticks[1].args.is_empty());
+        assert_eq!(machine.misplaced_markers.len(), 1);
     }
 
     #[test]

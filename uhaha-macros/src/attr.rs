@@ -1,6 +1,7 @@
 //! The attribute arguments: `#[uhaha::machine(name = "...", version = "...")]`
-//! on the struct, nothing on the impl block, and the `#[write]`, `#[read]`,
-//! `#[write(name = "...")]` markers on methods.
+//! on the struct, nothing on the impl block, and the markers on methods:
+//! `#[write]`, `#[read]` and `#[write(name = "...")]` for commands, and the
+//! argument-less `#[tick]` for the method run at each replicated tick.
 //!
 //! Parsing is kept apart from the model so that every malformed argument is
 //! reported at its own token while the rest of the input is still read, and
@@ -8,6 +9,7 @@
 
 use crate::check::Ctxt;
 use proc_macro2::TokenStream;
+use quote::quote;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, Lit, LitStr, Meta, Token};
@@ -19,6 +21,10 @@ pub struct MachineArgs {
     pub name: Option<LitStr>,
     /// `version = "..."`: the service's version; the package's when absent.
     pub version: Option<LitStr>,
+    /// `snapshot = "custom"`: the state is saved by the user's
+    /// `uhaha::Snapshot` impl instead of serde; `"serde"` (the default)
+    /// otherwise.
+    pub snapshot: Option<LitStr>,
 }
 
 /// Reads the struct half's arguments. A bad argument is reported and
@@ -38,11 +44,13 @@ pub fn machine_args(cx: &Ctxt, args: TokenStream) -> MachineArgs {
             &mut out.name
         } else if meta.path().is_ident("version") {
             &mut out.version
+        } else if meta.path().is_ident("snapshot") {
+            &mut out.snapshot
         } else {
             cx.error_spanned_by(
                 meta.path(),
                 format_args!(
-                    "unknown argument `{}`: #[uhaha::machine] takes `name = \"...\"` and `version = \"...\"`",
+                    "unknown argument `{}`: #[uhaha::machine] takes `name = \"...\"`, `version = \"...\"` and `snapshot = \"custom\"`",
                     path_to_string(meta.path()),
                 ),
             );
@@ -90,21 +98,64 @@ impl Kind {
     }
 }
 
+/// What a marker attribute makes of the method it is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerKind {
+    /// `#[write]` or `#[read]`: a command.
+    Command(Kind),
+    /// `#[tick]`: the method run on every node at each replicated tick.
+    Tick,
+}
+
+impl MarkerKind {
+    /// The marker as the user wrote it, for messages.
+    pub fn marker(self) -> &'static str {
+        match self {
+            MarkerKind::Command(kind) => kind.marker(),
+            MarkerKind::Tick => "#[tick]",
+        }
+    }
+}
+
+/// A method's marker.
+pub enum Marker<'a> {
+    /// `#[write]` or `#[read]`: the method is a command.
+    Command(CommandMarker),
+    /// `#[tick]`: the method runs at each tick. The attribute is kept for
+    /// errors about the method as a whole (a second `#[tick]` method).
+    Tick(&'a Attribute),
+}
+
+impl Marker<'_> {
+    /// Which marker it is.
+    pub fn kind(&self) -> MarkerKind {
+        match self {
+            Marker::Command(marker) => MarkerKind::Command(marker.kind),
+            Marker::Tick(_) => MarkerKind::Tick,
+        }
+    }
+}
+
 /// A method's `#[write]` or `#[read]` marker.
-pub struct Marker {
+pub struct CommandMarker {
     /// Which marker it is.
     pub kind: Kind,
     /// `name = "..."`: the command's name instead of the method's.
     pub name: Option<LitStr>,
+    /// `key = "..."`: the parameter that holds the command's key, for
+    /// cluster clients that route commands by key.
+    pub key: Option<LitStr>,
 }
 
 /// The kind of marker an attribute is, if it is one.
-pub fn marker_kind(attr: &Attribute) -> Option<Kind> {
+pub fn marker_kind(attr: &Attribute) -> Option<MarkerKind> {
     let path = attr.path();
     if path.is_ident("write") {
-        Some(Kind::Write)
+        Some(MarkerKind::Command(Kind::Write))
     } else if path.is_ident("read") {
-        Some(Kind::Read)
+        Some(MarkerKind::Command(Kind::Read))
+    } else if path.is_ident("tick") {
+        Some(MarkerKind::Tick)
     } else {
         None
     }
@@ -112,34 +163,64 @@ pub fn marker_kind(attr: &Attribute) -> Option<Kind> {
 
 /// Finds the marker among a method's attributes. A second marker and bad
 /// marker arguments are reported; the first marker wins.
-pub fn marker(cx: &Ctxt, attrs: &[Attribute]) -> Option<Marker> {
+pub fn marker<'a>(cx: &Ctxt, attrs: &'a [Attribute]) -> Option<Marker<'a>> {
     let mut found: Option<Marker> = None;
     for attr in attrs {
         let Some(kind) = marker_kind(attr) else {
             continue;
         };
-        let name = marker_args(cx, kind, attr);
-        match &found {
-            Some(first) if first.kind == kind => {
+        let marker = match kind {
+            MarkerKind::Command(kind) => {
+                let (name, key) = marker_args(cx, kind, attr);
+                Marker::Command(CommandMarker { kind, name, key })
+            }
+            MarkerKind::Tick => {
+                tick_args(cx, attr);
+                Marker::Tick(attr)
+            }
+        };
+        match found.as_ref().map(Marker::kind) {
+            Some(first) if first == kind => {
                 cx.error_spanned_by(attr, format_args!("duplicate {} marker", kind.marker()));
             }
-            Some(first) => cx.error_spanned_by(
+            Some(MarkerKind::Command(first)) if kind != MarkerKind::Tick => cx.error_spanned_by(
                 attr,
                 format_args!(
                     "a method is either #[write] or #[read], not both; it is already {}",
-                    first.kind.marker(),
+                    first.marker(),
                 ),
             ),
-            None => found = Some(Marker { kind, name }),
+            Some(first) => cx.error_spanned_by(
+                attr,
+                format_args!(
+                    "a method is either a command or the #[tick] method, not both; it is already {}",
+                    first.marker(),
+                ),
+            ),
+            None => found = Some(marker),
         }
     }
     found
 }
 
-/// Reads `name = "..."` inside a marker, the only argument markers take.
-fn marker_args(cx: &Ctxt, kind: Kind, attr: &Attribute) -> Option<LitStr> {
+/// `#[tick]` takes no arguments: a tick is not a command, so it has no
+/// name, and its interval is the node's `--tick`, not the method's.
+fn tick_args(cx: &Ctxt, attr: &Attribute) {
+    let message = "#[tick] takes no arguments: the method runs at each replicated tick, whose interval the node's `--tick` flag sets";
+    match &attr.meta {
+        Meta::Path(_) => {}
+        Meta::List(list) => cx.error_at(list.delimiter.span().join(), message),
+        Meta::NameValue(meta) => {
+            let (eq, value) = (&meta.eq_token, &meta.value);
+            cx.error_spanned_by(quote!(#eq #value), message);
+        }
+    }
+}
+
+/// Reads a marker's arguments: `name = "..."` and `key = "..."`.
+fn marker_args(cx: &Ctxt, kind: Kind, attr: &Attribute) -> (Option<LitStr>, Option<LitStr>) {
     let list = match &attr.meta {
-        Meta::Path(_) => return None,
+        Meta::Path(_) => return (None, None),
         Meta::List(list) => list,
         Meta::NameValue(meta) => {
             cx.error_spanned_by(
@@ -150,39 +231,43 @@ fn marker_args(cx: &Ctxt, kind: Kind, attr: &Attribute) -> Option<LitStr> {
                     kind.marker().trim_end_matches(']'),
                 ),
             );
-            return None;
+            return (None, None);
         }
     };
     let metas = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
         Ok(metas) => metas,
         Err(err) => {
             cx.syn_error(err);
-            return None;
+            return (None, None);
         }
     };
-    let mut name = None;
+    let (mut name, mut key) = (None, None);
     for meta in metas {
-        if !meta.path().is_ident("name") {
+        let (slot, arg) = if meta.path().is_ident("name") {
+            (&mut name, "name")
+        } else if meta.path().is_ident("key") {
+            (&mut key, "key")
+        } else {
             cx.error_spanned_by(
                 &meta,
                 format_args!(
-                    "unknown argument `{}` in {}: the only argument is `name = \"...\"`",
+                    "unknown argument `{}` in {}: the arguments are `name = \"...\"` and `key = \"...\"`",
                     path_to_string(meta.path()),
                     kind.marker(),
                 ),
             );
             continue;
-        }
-        let Some(value) = string_value(cx, &meta, "name") else {
+        };
+        let Some(value) = string_value(cx, &meta, arg) else {
             continue;
         };
-        if name.is_some() {
-            cx.error_spanned_by(meta.path(), "duplicate argument `name`");
+        if slot.is_some() {
+            cx.error_spanned_by(meta.path(), format_args!("duplicate argument `{arg}`"));
             continue;
         }
-        name = Some(value);
+        *slot = Some(value);
     }
-    name
+    (name, key)
 }
 
 /// The string literal of `key = "..."`, or an error at whatever is there.
@@ -218,7 +303,6 @@ fn path_to_string(path: &syn::Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quote::quote;
     use syn::parse_quote;
 
     fn errors(cx: Ctxt) -> Vec<String> {
@@ -244,15 +328,23 @@ mod tests {
         assert!(errors[2].contains("duplicate argument `name`"));
     }
 
+    fn command(marker: Option<Marker>) -> CommandMarker {
+        match marker {
+            Some(Marker::Command(marker)) => marker,
+            Some(Marker::Tick(_)) => panic!("a #[tick] marker, not a command's"),
+            None => panic!("no marker"),
+        }
+    }
+
     #[test]
     fn markers_with_and_without_a_name() {
         let cx = Ctxt::new();
         let attrs: Vec<Attribute> = vec![parse_quote!(#[inline]), parse_quote!(#[read])];
-        let found = marker(&cx, &attrs).unwrap();
+        let found = command(marker(&cx, &attrs));
         assert_eq!((found.kind, found.name.is_none()), (Kind::Read, true));
 
         let attrs: Vec<Attribute> = vec![parse_quote!(#[write(name = "SETX")])];
-        let found = marker(&cx, &attrs).unwrap();
+        let found = command(marker(&cx, &attrs));
         assert_eq!(found.kind, Kind::Write);
         assert_eq!(found.name.unwrap().value(), "SETX");
         assert!(errors(cx).is_empty());
@@ -266,11 +358,69 @@ mod tests {
             parse_quote!(#[read]),
             parse_quote!(#[write]),
         ];
-        assert_eq!(marker(&cx, &attrs).unwrap().kind, Kind::Write);
+        assert_eq!(command(marker(&cx, &attrs)).kind, Kind::Write);
         let errors = errors(cx);
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(errors[0].contains("unknown argument `foo` in #[write]"));
         assert!(errors[1].contains("not both"));
         assert!(errors[2].contains("duplicate #[write]"));
+    }
+
+    #[test]
+    fn tick_is_a_marker_without_arguments() {
+        let cx = Ctxt::new();
+        let attrs: Vec<Attribute> = vec![parse_quote!(#[inline]), parse_quote!(#[tick])];
+        let found = marker(&cx, &attrs).unwrap();
+        assert_eq!(found.kind(), MarkerKind::Tick);
+        assert!(matches!(found, Marker::Tick(attr) if attr.path().is_ident("tick")));
+        assert!(errors(cx).is_empty());
+
+        let cx = Ctxt::new();
+        let attrs: Vec<Attribute> = vec![
+            parse_quote!(#[tick(every = 1)]),
+            parse_quote!(#[tick = "fast"]),
+            parse_quote!(#[tick()]),
+        ];
+        assert_eq!(marker(&cx, &attrs).unwrap().kind(), MarkerKind::Tick);
+        let errors = errors(cx);
+        assert_eq!(errors.len(), 5, "{errors:?}");
+        assert!(errors[0].starts_with("#[tick] takes no arguments"));
+        assert!(errors[1].starts_with("#[tick] takes no arguments"));
+        assert!(errors[2].contains("duplicate #[tick]"));
+        assert!(errors[3].starts_with("#[tick] takes no arguments"));
+        assert!(errors[4].contains("duplicate #[tick]"));
+    }
+
+    #[test]
+    fn tick_and_a_command_marker_are_errors_on_the_second() {
+        let cx = Ctxt::new();
+        let attrs: Vec<Attribute> = vec![parse_quote!(#[write]), parse_quote!(#[tick])];
+        assert_eq!(command(marker(&cx, &attrs)).kind, Kind::Write);
+        let attrs: Vec<Attribute> = vec![parse_quote!(#[tick]), parse_quote!(#[read])];
+        assert_eq!(marker(&cx, &attrs).unwrap().kind(), MarkerKind::Tick);
+        let errors = errors(cx);
+        assert_eq!(
+            errors,
+            [
+                "a method is either a command or the #[tick] method, not both; it is already #[write]",
+                "a method is either a command or the #[tick] method, not both; it is already #[tick]",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_marker_is_known_by_its_path() {
+        let kind = |attr: Attribute| marker_kind(&attr);
+        assert_eq!(
+            kind(parse_quote!(#[write(name = "x")])),
+            Some(MarkerKind::Command(Kind::Write))
+        );
+        assert_eq!(
+            kind(parse_quote!(#[read])),
+            Some(MarkerKind::Command(Kind::Read))
+        );
+        assert_eq!(kind(parse_quote!(#[tick])), Some(MarkerKind::Tick));
+        assert_eq!(kind(parse_quote!(#[uhaha::tick])), None);
+        assert_eq!(kind(parse_quote!(#[doc = "tick"])), None);
     }
 }

@@ -7,8 +7,8 @@
 //! runtime's traits and their `on_unimplemented` messages, because only the
 //! compiler knows the types.
 
-use crate::ast::{self, Arg, ArgType, Arity, Command, MachineImpl, MachineStruct, Receiver};
-use crate::attr::Kind;
+use crate::ast::{self, Arg, ArgType, Arity, Command, MachineImpl, MachineStruct, Receiver, Tick};
+use crate::attr::{self, Kind, MarkerKind};
 use proc_macro2::Span;
 use quote::{quote, ToTokens};
 use std::cell::RefCell;
@@ -76,6 +76,14 @@ pub fn struct_half(cx: &Ctxt, machine: &MachineStruct) {
             cx.error_spanned_by(version, "the version must not be empty");
         }
     }
+    if let Some(snapshot) = &machine.args.snapshot {
+        if !matches!(snapshot.value().as_str(), "serde" | "custom") {
+            cx.error_spanned_by(
+                snapshot,
+                "`snapshot` is \"serde\" (the default) or \"custom\" (implement `uhaha::Snapshot`)",
+            );
+        }
+    }
 }
 
 /// Why a service name is not usable, if it is not. The name is a directory
@@ -120,7 +128,11 @@ pub fn impl_half(cx: &Ctxt, machine: &MachineImpl) {
         cx.error_spanned_by(unsafety, "#[uhaha::machine] does not support `unsafe impl`");
     }
     for attr in &machine.misplaced_markers {
-        cx.error_spanned_by(attr, "#[write] and #[read] go on methods");
+        let message = match attr::marker_kind(attr) {
+            Some(MarkerKind::Tick) => "#[tick] goes on a method",
+            _ => "#[write] and #[read] go on methods",
+        };
+        cx.error_spanned_by(attr, message);
     }
     for impl_item in &item.items {
         if let syn::ImplItem::Fn(method) = impl_item {
@@ -136,11 +148,11 @@ pub fn impl_half(cx: &Ctxt, machine: &MachineImpl) {
         check_command(cx, command);
     }
     check_names(cx, &machine.commands);
+    check_ticks(cx, &machine.ticks);
 }
 
 /// Checks one command's signature.
 fn check_command(cx: &Ctxt, command: &Command) {
-    let sig = &command.method.sig;
     let kind = command.kind();
     if let Some(lit) = &command.marker.name {
         let name = lit.value();
@@ -151,89 +163,219 @@ fn check_command(cx: &Ctxt, command: &Command) {
             );
         }
     }
+    if let Some(lit) = &command.marker.key {
+        match command.value_param(&lit.value()) {
+            None => cx.error_spanned_by(
+                lit,
+                format_args!(
+                    "`key` names a parameter of `{}`, and it has no argument called `{}`",
+                    command.method.sig.ident,
+                    lit.value(),
+                ),
+            ),
+            Some((_, Arity::Optional)) => cx.error_spanned_by(
+                lit,
+                "the key parameter cannot be optional: cluster clients route every call by its key",
+            ),
+            Some(_) => {}
+        }
+    }
+    let role = MarkerKind::Command(kind);
+    check_header(cx, &command.method.sig, role);
+    check_receiver(cx, &command.method.sig, &command.receiver, role);
+    check_args(cx, kind, &command.args);
+}
+
+/// Checks the `#[tick]` methods: at most one, called with nothing but the
+/// context, returning nothing.
+fn check_ticks(cx: &Ctxt, ticks: &[Tick]) {
+    for (i, tick) in ticks.iter().enumerate() {
+        if i > 0 {
+            cx.error_spanned_by(
+                tick.marker,
+                format_args!(
+                    "a machine has at most one #[tick] method and `{first}` is already one; call `{this}` from `{first}` instead",
+                    first = ticks[0].method.sig.ident,
+                    this = tick.method.sig.ident,
+                ),
+            );
+        }
+        let sig = &tick.method.sig;
+        check_header(cx, sig, MarkerKind::Tick);
+        check_receiver(cx, sig, &tick.receiver, MarkerKind::Tick);
+        check_context(cx, MarkerKind::Tick, &tick.args);
+        for arg in &tick.args {
+            if let ArgType::Value { .. } = arg.ty {
+                if ast::is_ctx(ast::ungroup(arg.full_ty())) {
+                    context_by_value(cx, arg.full_ty(), MarkerKind::Tick);
+                } else {
+                    cx.error_spanned_by(
+                        arg.pat_ty,
+                        "a #[tick] method takes no arguments, only an optional `ctx: &mut Ctx`: ticks come from the log, not from a client",
+                    );
+                }
+            }
+        }
+        if let syn::ReturnType::Type(arrow, ty) = &sig.output {
+            if !ast::is_unit(ty) {
+                cx.error_spanned_by(
+                    quote!(#arrow #ty),
+                    "a #[tick] method returns nothing: no client waits for a tick; remove the return type",
+                );
+            }
+        }
+    }
+}
+
+/// The rules every marked method follows, commands and tick alike: it is
+/// called by generated code inside the state machine, so it is not `async`,
+/// `unsafe` or generic.
+fn check_header(cx: &Ctxt, sig: &syn::Signature, role: MarkerKind) {
+    let method = method_noun(role);
+    let (runs, caller, concrete) = match role {
+        MarkerKind::Command(_) => (
+            "commands run one at a time inside the state machine and must finish without waiting",
+            "for any client",
+            "the argument and reply types must be known to parse and encode them",
+        ),
+        MarkerKind::Tick => (
+            "it runs inside the state machine, between commands, and must finish without waiting",
+            "at every tick",
+            "the generated code calls it at every tick and has no types to give it",
+        ),
+    };
     if let Some(asyncness) = &sig.asyncness {
         cx.error_spanned_by(
             asyncness,
-            "a command method cannot be `async`: commands run one at a time inside the state machine and must finish without waiting",
+            format_args!("{method} cannot be `async`: {runs}"),
         );
     }
     if let Some(unsafety) = &sig.unsafety {
         cx.error_spanned_by(
             unsafety,
-            "a command method cannot be `unsafe`: the generated code calls it for any client",
+            format_args!("{method} cannot be `unsafe`: the generated code calls it {caller}"),
         );
     }
     if !sig.generics.params.is_empty() {
         cx.error_spanned_by(
             &sig.generics,
-            "a command method cannot be generic: the argument and reply types must be known to parse and encode them",
+            format_args!("{method} cannot be generic: {concrete}"),
         );
     } else if let Some(where_clause) = &sig.generics.where_clause {
         cx.error_spanned_by(
             where_clause,
-            "a command method cannot have a where clause: the argument and reply types must be known to parse and encode them",
+            format_args!("{method} cannot have a where clause: {concrete}"),
         );
     }
-    match (&command.receiver, kind) {
-        (Receiver::Mut(_), Kind::Write) | (Receiver::Shared(_), Kind::Read) => {}
-        (Receiver::Shared(r), Kind::Write) => cx.error_spanned_by(
+}
+
+/// Checks how a marked method takes `self`: `&mut self` for `#[write]` and
+/// `#[tick]`, `&self` for `#[read]`.
+fn check_receiver(cx: &Ctxt, sig: &syn::Signature, receiver: &Receiver, role: MarkerKind) {
+    let write = MarkerKind::Command(Kind::Write);
+    let read = MarkerKind::Command(Kind::Read);
+    match *receiver {
+        Receiver::Mut(_) if role != read => {}
+        Receiver::Shared(_) if role == read => {}
+        Receiver::Shared(r) if role == write => cx.error_spanned_by(
             r,
             "a #[write] method takes `&mut self`; use #[read] for a command that only reads the state",
         ),
-        (Receiver::Mut(r), Kind::Read) => cx.error_spanned_by(
+        Receiver::Shared(r) => cx.error_spanned_by(
+            r,
+            "a #[tick] method takes `&mut self`: it runs to change the state, on every node at each replicated tick",
+        ),
+        Receiver::Mut(r) => cx.error_spanned_by(
             r,
             "a #[read] method takes `&self`: reads must not change the state; use #[write] for a command that does",
         ),
-        (Receiver::Value(r), _) => cx.error_spanned_by(
+        Receiver::Value(r) => cx.error_spanned_by(
             r,
             format_args!(
-                "a command method borrows the state: take {}, not `self` by value",
-                self_for(kind)
+                "{} borrows the state: take {}, not `self` by value",
+                method_noun(role),
+                self_for(role),
             ),
         ),
-        (Receiver::Missing, _) => {
+        Receiver::Missing => {
             let (fn_token, ident) = (&sig.fn_token, &sig.ident);
             cx.error_spanned_by(
                 quote!(#fn_token #ident),
                 format_args!(
                     "a {} method takes {}: add it as the first parameter",
-                    kind.marker(),
-                    self_for(kind)
+                    role.marker(),
+                    self_for(role),
                 ),
             );
         }
     }
-    check_args(cx, kind, &command.args);
 }
 
-fn self_for(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Write => "`&mut self`",
-        Kind::Read => "`&self`",
+/// What a marked method is called in messages.
+fn method_noun(role: MarkerKind) -> &'static str {
+    match role {
+        MarkerKind::Command(_) => "a command method",
+        MarkerKind::Tick => "a #[tick] method",
     }
+}
+
+fn self_for(role: MarkerKind) -> &'static str {
+    match role {
+        MarkerKind::Command(Kind::Read) => "`&self`",
+        MarkerKind::Command(Kind::Write) | MarkerKind::Tick => "`&mut self`",
+    }
+}
+
+/// Checks the context parameters: at most one, and `&Ctx`, not `&mut Ctx`,
+/// in a `#[read]` method.
+fn check_context(cx: &Ctxt, role: MarkerKind, args: &[Arg]) {
+    let mut context_seen = false;
+    for arg in args {
+        let ArgType::Context { mutable } = arg.ty else {
+            continue;
+        };
+        if context_seen {
+            cx.error_spanned_by(
+                arg.full_ty(),
+                format_args!(
+                    "{} takes at most one `Ctx` parameter",
+                    match role {
+                        MarkerKind::Command(_) => "a command",
+                        MarkerKind::Tick => "a #[tick] method",
+                    },
+                ),
+            );
+        } else if mutable && role == MarkerKind::Command(Kind::Read) {
+            cx.error_spanned_by(
+                arg.full_ty(),
+                "a #[read] method takes `&Ctx`, not `&mut Ctx`: reads must not move the machine's time or random numbers",
+            );
+        }
+        context_seen = true;
+    }
+}
+
+/// An error for `Ctx` taken by value.
+fn context_by_value(cx: &Ctxt, ty: &Type, role: MarkerKind) {
+    cx.error_spanned_by(
+        ty,
+        format_args!(
+            "take the context by reference: `{}`",
+            match role {
+                MarkerKind::Command(Kind::Read) => "&Ctx",
+                MarkerKind::Command(Kind::Write) | MarkerKind::Tick => "&mut Ctx",
+            }
+        ),
+    );
 }
 
 /// Checks the parameters: their types, the context parameter, and the order
 /// of optional and variadic ones.
 fn check_args(cx: &Ctxt, kind: Kind, args: &[Arg]) {
-    let mut context_seen = false;
+    check_context(cx, MarkerKind::Command(kind), args);
     for arg in args {
-        match &arg.ty {
-            ArgType::Context { mutable } => {
-                if context_seen {
-                    cx.error_spanned_by(
-                        arg.full_ty(),
-                        "a command takes at most one `Ctx` parameter",
-                    );
-                } else if *mutable && kind == Kind::Read {
-                    cx.error_spanned_by(
-                        arg.full_ty(),
-                        "a #[read] method takes `&Ctx`, not `&mut Ctx`: reads must not move the machine's time or random numbers",
-                    );
-                }
-                context_seen = true;
-            }
-            ArgType::Value { elem, .. } => check_value_type(cx, kind, elem),
+        if let ArgType::Value { elem, .. } = &arg.ty {
+            check_value_type(cx, kind, elem);
         }
     }
 
@@ -304,16 +446,7 @@ fn check_value_type(cx: &Ctxt, kind: Kind, ty: &Type) {
             ty,
             "a command argument needs a named type: `impl Trait` makes the method generic",
         ),
-        ty if ast::is_ctx(ty) => cx.error_spanned_by(
-            ty,
-            format_args!(
-                "take the context by reference: `{}`",
-                match kind {
-                    Kind::Write => "&mut Ctx",
-                    Kind::Read => "&Ctx",
-                }
-            ),
-        ),
+        ty if ast::is_ctx(ty) => context_by_value(cx, ty, MarkerKind::Command(kind)),
         _ => {}
     }
 }
@@ -386,6 +519,75 @@ mod tests {
         assert!(machine_name("..").is_err());
         assert!(machine_name("a/b").is_err());
         assert!(machine_name("a b").is_err());
+    }
+
+    fn impl_errors(item: syn::ItemImpl) -> Vec<String> {
+        let cx = Ctxt::new();
+        let machine = MachineImpl::from_syn(&cx, &item);
+        impl_half(&cx, &machine);
+        match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(err) => err.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_tick_takes_mut_self_and_maybe_the_context() {
+        let ok: [syn::ItemImpl; 4] = [
+            parse_quote!(impl Kv { #[tick] fn expire(&mut self, ctx: &mut Ctx) {} }),
+            parse_quote!(impl Kv { #[tick] fn expire(&mut self, _: &uhaha::Ctx<'_>) -> () {} }),
+            parse_quote!(impl Kv { #[tick] fn expire(self: &mut Self) {} }),
+            parse_quote!(impl Kv { #[tick] fn tick(&mut self) {} #[write] fn set(&mut self) {} }),
+        ];
+        for item in ok {
+            assert_eq!(impl_errors(item), Vec::<String>::new());
+        }
+    }
+
+    #[test]
+    fn tick_mistakes_are_each_reported() {
+        let errors = impl_errors(parse_quote! {
+            impl Kv {
+                #[tick]
+                async fn expire(&self, ctx: &mut Ctx, ctx2: &Ctx, n: usize, c: Ctx) -> bool {}
+
+                #[tick]
+                fn again<T>(self) {}
+
+                #[tick]
+                unsafe fn and_again() -> Result<(), String> {}
+            }
+        });
+        let expected = [
+            "a #[tick] method cannot be `async`",
+            "a #[tick] method takes `&mut self`: it runs to change the state",
+            "a #[tick] method takes at most one `Ctx` parameter",
+            "a #[tick] method takes no arguments, only an optional `ctx: &mut Ctx`",
+            "take the context by reference: `&mut Ctx`",
+            "a #[tick] method returns nothing",
+            "a machine has at most one #[tick] method and `expire` is already one; call `again` from `expire` instead",
+            "a #[tick] method cannot be generic",
+            "a #[tick] method borrows the state: take `&mut self`, not `self` by value",
+            "a machine has at most one #[tick] method and `expire` is already one; call `and_again` from `expire` instead",
+            "a #[tick] method cannot be `unsafe`",
+            "a #[tick] method takes `&mut self`: add it as the first parameter",
+            "a #[tick] method returns nothing",
+        ];
+        assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+        for (error, expected) in errors.iter().zip(expected) {
+            assert!(error.starts_with(expected), "{error:?} is not {expected:?}");
+        }
+    }
+
+    #[test]
+    fn a_tick_marker_off_a_method_is_misplaced() {
+        let errors = impl_errors(parse_quote! {
+            impl Kv {
+                #[tick]
+                const EVERY: u64 = 1;
+            }
+        });
+        assert_eq!(errors, ["#[tick] goes on a method"]);
     }
 
     #[test]

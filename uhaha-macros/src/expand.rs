@@ -14,7 +14,7 @@
 //! fallback impl where one can be written, so that one mistake does not
 //! cascade into errors elsewhere in the program.
 
-use crate::ast::{Arg, ArgType, Arity, Command, MachineImpl, MachineStruct};
+use crate::ast::{Arg, ArgType, Arity, Command, MachineImpl, MachineStruct, Tick};
 use crate::attr::{self, Kind};
 use crate::check::{self, Ctxt};
 use proc_macro2::{Literal, TokenStream, TokenTree};
@@ -58,16 +58,34 @@ fn struct_impls(machine: &MachineStruct) -> TokenStream {
         Some(version) => quote!(#version),
         None => quote!(::core::env!("CARGO_PKG_VERSION")),
     };
-    // Snapshots need both serde traits; derive the ones the user does not.
-    // The derive goes before the user's attributes: a `#[serde(..)]` of
+    let custom = machine
+        .args
+        .snapshot
+        .as_ref()
+        .is_some_and(|s| s.value() == "custom");
+    // Serde snapshots need both serde traits; derive the ones the user does
+    // not. The derive goes before the user's attributes: a `#[serde(..)]` of
     // theirs must come after the derive that declares it.
     let mut derives = Vec::new();
-    if !machine.derives_serialize {
+    if !custom && !machine.derives_serialize {
         derives.push(quote!(::uhaha::__private::serde::Serialize));
     }
-    if !machine.derives_deserialize {
+    if !custom && !machine.derives_deserialize {
         derives.push(quote!(::uhaha::__private::serde::Deserialize));
     }
+    let (save, load) = if custom {
+        (
+            quote!(::uhaha::__private::Result::Ok(
+                <Self as ::uhaha::__private::Snapshot>::snapshot(self)
+            )),
+            quote!(<Self as ::uhaha::__private::Snapshot>::restore(bytes)),
+        )
+    } else {
+        (
+            quote!(::uhaha::__private::save_with_serde(self)),
+            quote!(::uhaha::__private::load_with_serde(bytes)),
+        )
+    };
     let serde = (!derives.is_empty()).then(|| {
         quote! {
             #[derive(#(#derives),*)]
@@ -86,6 +104,14 @@ fn struct_impls(machine: &MachineStruct) -> TokenStream {
             impl ::uhaha::__private::Machine for #ident {
                 const NAME: &'static ::core::primitive::str = #name;
                 const VERSION: &'static ::core::primitive::str = #version;
+
+                fn save(&self) -> ::uhaha::__private::Result<::std::vec::Vec<::core::primitive::u8>, ::std::string::String> {
+                    #save
+                }
+
+                fn load(bytes: &[::core::primitive::u8]) -> ::uhaha::__private::Result<Self, ::std::string::String> {
+                    #load
+                }
             }
         };
 
@@ -120,8 +146,8 @@ pub fn impl_half(args: TokenStream, item: &ItemImpl) -> TokenStream {
     }
 }
 
-/// The impl block without the `#[write]` / `#[read]` markers, which are not
-/// attributes the compiler knows.
+/// The impl block without the `#[write]`, `#[read]` and `#[tick]` markers,
+/// which are not attributes the compiler knows.
 fn strip_markers(item: &ItemImpl) -> ItemImpl {
     let mut item = item.clone();
     for impl_item in &mut item.items {
@@ -137,9 +163,10 @@ fn strip_markers(item: &ItemImpl) -> ItemImpl {
     item
 }
 
-/// An empty command table for an impl half with errors, so that `serve()`
-/// still type-checks and the only errors are the macro's. Not emitted for a
-/// generic impl block, whose type cannot be named outside it.
+/// An empty command table (and no tick) for an impl half with errors, so
+/// that `serve()` still type-checks and the only errors are the macro's.
+/// Not emitted for a generic impl block, whose type cannot be named outside
+/// it.
 fn fallback_commands_impl(item: &ItemImpl) -> Option<TokenStream> {
     let generics = &item.generics;
     if !generics.params.is_empty() || generics.where_clause.is_some() {
@@ -152,11 +179,13 @@ fn fallback_commands_impl(item: &ItemImpl) -> Option<TokenStream> {
         &[],
         &[],
         &[],
+        None,
     ))
 }
 
 /// The `Commands` impl for a valid impl half, and the compile-time checks
-/// that command names are not built-ins'.
+/// that command names are not built-ins'. A valid impl half has at most one
+/// `#[tick]` method.
 fn commands_impl(machine: &MachineImpl) -> TokenStream {
     let commands = &machine.commands;
     let not_builtin = commands.iter().map(|command| {
@@ -183,11 +212,13 @@ fn commands_impl(machine: &MachineImpl) -> TokenStream {
         &checks,
         &arms(Kind::Write),
         &arms(Kind::Read),
+        machine.ticks.first().map(tick_fn),
     )
 }
 
-/// The `Commands` impl from its parts: the table's entries and the match
-/// arms of `check`, `write` and `read`.
+/// The `Commands` impl from its parts: the table's entries, the match arms
+/// of `check`, `write` and `read`, and `tick` when the machine has one (the
+/// trait's default does nothing).
 fn commands_trait_impl(
     self_ty: &syn::Type,
     extra: &TokenStream,
@@ -195,6 +226,7 @@ fn commands_trait_impl(
     checks: &[TokenStream],
     writes: &[TokenStream],
     reads: &[TokenStream],
+    tick: Option<TokenStream>,
 ) -> TokenStream {
     let check_body = dispatch(quote!(index, args), checks);
     let write_body = dispatch(quote!(index, ctx, args), writes);
@@ -231,8 +263,33 @@ fn commands_trait_impl(
                 ) -> ::uhaha::__private::Result<::uhaha::__private::Reply, ::uhaha::__private::ArgError> {
                     #read_body
                 }
+
+                #tick
             }
         };
+    }
+}
+
+/// `Commands::tick`, calling the `#[tick]` method with the context in the
+/// form it takes, or without it.
+fn tick_fn(tick: &Tick) -> TokenStream {
+    let method = &tick.method.sig.ident;
+    // `check` lets through only the context, at most once.
+    let call_args: Vec<TokenStream> = tick
+        .args
+        .iter()
+        .filter_map(|arg| match arg.ty {
+            ArgType::Context { mutable: true } => Some(quote!(ctx)),
+            ArgType::Context { mutable: false } => Some(quote!(&*ctx)),
+            ArgType::Value { .. } => None,
+        })
+        .collect();
+    let unused = call_args.is_empty().then(|| quote!(let _ = ctx;));
+    quote! {
+        fn tick(&mut self, ctx: &mut ::uhaha::__private::Ctx<'_>) {
+            #unused
+            Self::#method(self, #(#call_args),*)
+        }
     }
 }
 
@@ -275,12 +332,25 @@ fn spec(command: &Command) -> TokenStream {
         quote!(::uhaha::__private::Param { name: #name, arity: #arity })
     });
     let doc = Literal::string(&command.doc);
+    let key = match command
+        .marker
+        .key
+        .as_ref()
+        .and_then(|k| command.value_param(&k.value()))
+    {
+        Some((pos, _)) => {
+            let pos = Literal::usize_unsuffixed(pos);
+            quote!(::core::option::Option::Some(#pos))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         ::uhaha::__private::CommandSpec {
             name: #name,
             kind: #kind,
             params: &[#(#params),*],
             doc: #doc,
+            key: #key,
         }
     }
 }

@@ -3,15 +3,16 @@
 //! The attribute goes twice on a service: on the struct that holds the
 //! replicated state (the *struct half*: name, version, snapshots through
 //! serde, `serve()`) and on that struct's impl block (the *impl half*: the
-//! command table, argument parsing and reply encoding). The two halves meet
+//! command table, argument parsing, reply encoding and the optional
+//! `#[tick]` method). The two halves meet
 //! in the runtime's `Machine` and `Commands` traits, so a missing half is a
 //! type error that names the fix.
 //!
 //! The crate is a pipeline, one module per step:
-//! - [`attr`] parses the attribute arguments and the `#[write]` / `#[read]`
-//!   markers;
+//! - [`attr`] parses the attribute arguments and the `#[write]`, `#[read]`
+//!   and `#[tick]` markers;
 //! - [`ast`] models both halves: the commands with their names, kinds,
-//!   receivers, parameters, return types and docs;
+//!   receivers, parameters, return types and docs, and the tick method;
 //! - [`check`] validates the model and collects every mistake, each at its
 //!   own span;
 //! - [`expand`] generates the code, or on error a fallback that keeps the
@@ -65,6 +66,10 @@ use syn::{parse_macro_input, Item};
 ///
 /// On the struct it takes `name = "..."` and `version = "..."` (both
 /// default to the Cargo package's); on the impl block it takes nothing.
+/// In the impl block, `#[write]` and `#[read]` make methods commands, and
+/// one method may be marked `#[tick]`: it takes `&mut self` and optionally
+/// `&mut Ctx` or `&Ctx`, returns nothing, and runs on every node at each
+/// replicated tick (to expire keys, say). It is not a command.
 /// See the `uhaha` crate for the full rules.
 #[proc_macro_attribute]
 pub fn machine(args: TokenStream, input: TokenStream) -> TokenStream {

@@ -15,6 +15,7 @@ use crate::resp::Limits;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -112,6 +113,23 @@ struct Flags {
     /// local clock (kept monotonic); no internet time is ever fetched
     #[arg(long = "localtime", help_heading = "Advanced options")]
     localtime: bool,
+    /// How often the leader ticks, in milliseconds: each tick runs the
+    /// machine's #[tick] method on every node
+    #[arg(
+        long = "tick",
+        value_name = "ms",
+        default_value_t = 200,
+        help_heading = "Advanced options"
+    )]
+    tick: u64,
+    /// Take a snapshot (and compact the log) every this many log entries
+    #[arg(
+        long = "snapshot-logs",
+        value_name = "n",
+        default_value_t = 10_000,
+        help_heading = "Advanced options"
+    )]
+    snapshot_logs: u64,
     /// Answer TRY <leader> instead of MOVED 0 <leader> on followers
     #[arg(long = "try-errors", hide = true)]
     try_errors: bool,
@@ -159,16 +177,22 @@ pub fn parse<M: Machine>(table: &CommandTable) -> Config {
         } else {
             Redirect::Moved
         },
+        tick: Duration::from_millis(flags.tick.max(1)),
+        snapshot_logs: flags.snapshot_logs.max(1),
+        restore: flags.restore,
         limits: Limits::default(),
     }
 }
 
 /// Exits with a clear message for a flag whose feature has not landed yet.
 fn refuse_unsupported(flags: &Flags) {
+    if flags.restore.is_some() && flags.join.is_some() {
+        eprintln!("flag --restore cannot be used with -j: a restored node starts a new cluster");
+        std::process::exit(1);
+    }
     let unsupported = [
         ("--tls-cert", flags.tls_cert.is_some()),
         ("--tls-key", flags.tls_key.is_some()),
-        ("--restore", flags.restore.is_some()),
     ];
     for (flag, given) in unsupported {
         if given {

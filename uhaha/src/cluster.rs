@@ -6,6 +6,7 @@ use crate::command::{Commands, Reply};
 use crate::glob;
 use crate::node::Shared;
 use crate::raft::{MembershipError, NodeId};
+use crate::snapshot::Listed;
 use bytes::Bytes;
 
 /// The lines of `RAFT HELP`.
@@ -17,6 +18,10 @@ const RAFT_HELP: &[&str] = &[
     "RAFT SERVER REMOVE id",
     "RAFT SERVER PROMOTE id",
     "RAFT SERVER DEMOTE id",
+    "RAFT SNAPSHOT NOW",
+    "RAFT SNAPSHOT LIST",
+    "RAFT SNAPSHOT FILE id",
+    "RAFT SNAPSHOT READ id [RANGE offset count]",
 ];
 
 /// The lines of `CLUSTER HELP`.
@@ -25,6 +30,7 @@ const CLUSTER_HELP: &[&str] = &[
     "CLUSTER NODES",
     "CLUSTER SLOTS",
     "CLUSTER SHARDS",
+    "CLUSTER MYID",
 ];
 
 fn status_lines(lines: &[&str]) -> Reply {
@@ -66,13 +72,26 @@ fn membership_reply(result: Result<(), MembershipError>) -> Reply {
     }
 }
 
+fn parse_u64(arg: &Bytes) -> Option<u64> {
+    std::str::from_utf8(arg).ok()?.parse().ok()
+}
+
+/// A snapshot in `RAFT SNAPSHOT NOW` and `LIST`.
+fn snapshot_info(s: &Listed) -> Reply {
+    Reply::Map(vec![
+        (Reply::bulk("id"), Reply::bulk(s.id.clone())),
+        (Reply::bulk("size"), Reply::Integer(s.size as i64)),
+        (Reply::bulk("timestamp"), Reply::Integer(s.timestamp as i64)),
+    ])
+}
+
 /// A node's id as Redis Cluster shows it: 40 hex digits.
 fn cluster_id(id: NodeId) -> String {
     format!("{id:040x}")
 }
 
 /// Host and port of an address, split at its last colon.
-fn host_port(addr: &str) -> (&str, i64) {
+pub fn host_port(addr: &str) -> (&str, i64) {
     match addr.rsplit_once(':') {
         Some((host, port)) => (host, port.parse().unwrap_or(0)),
         None => (addr, 0),
@@ -91,7 +110,8 @@ impl<M: Commands> Shared<M> {
             ("LEADER", 2) => Reply::bulk(self.cluster.leader_addr().unwrap_or_default()),
             ("INFO", _) => self.raft_info(&cmd[2..]),
             ("SERVER", n) if n >= 3 => self.raft_server(cmd).await,
-            ("HELP" | "LEADER" | "SERVER", _) => raft_arity(),
+            ("SNAPSHOT", n) if n >= 3 => self.raft_snapshot(cmd).await,
+            ("HELP" | "LEADER" | "SERVER" | "SNAPSHOT", _) => raft_arity(),
             _ => unknown_raft(&[&cmd[0], &cmd[1]]),
         }
     }
@@ -130,6 +150,55 @@ impl<M: Commands> Shared<M> {
                 Err(reply) => reply,
             },
             ("LIST" | "ADD" | "REMOVE" | "PROMOTE" | "DEMOTE", _) => raft_arity(),
+            _ => unknown_raft(&[&cmd[0], &cmd[1], &cmd[2]]),
+        }
+    }
+
+    async fn raft_snapshot(&self, cmd: &[Bytes]) -> Reply {
+        let sub = upper(cmd.get(2));
+        let id = cmd
+            .get(3)
+            .map(|id| String::from_utf8_lossy(id).into_owned())
+            .unwrap_or_default();
+        match (sub.as_str(), cmd.len()) {
+            ("NOW", 3) => match self.cluster.snapshot_now().await {
+                Ok(()) => self
+                    .snapshots
+                    .list()
+                    .first()
+                    .map_or(Reply::Null, snapshot_info),
+                Err(e) => Reply::error(e),
+            },
+            ("LIST", 3) => Reply::Array(self.snapshots.list().iter().map(snapshot_info).collect()),
+            ("FILE", 4) => match self.snapshots.path(&id) {
+                Some(path) if path.exists() => Reply::bulk(path.to_string_lossy().into_owned()),
+                Some(_) => Reply::error(format!("no snapshot {id}")),
+                None => Reply::error("invalid snapshot id"),
+            },
+            ("READ", 4 | 7) => {
+                let range = match cmd.get(4..) {
+                    Some([word, offset, count]) if upper(Some(word)) == "RANGE" => {
+                        match (parse_u64(offset), parse_u64(count)) {
+                            (Some(offset), Some(count)) if count > 0 => Some((offset, count)),
+                            _ => return Reply::error("syntax error"),
+                        }
+                    }
+                    Some([]) => None,
+                    _ => return Reply::error("syntax error"),
+                };
+                match self.snapshots.read(&id) {
+                    Ok(bytes) => match range {
+                        None => Reply::bulk(bytes),
+                        Some((offset, _)) if offset >= bytes.len() as u64 => Reply::Null,
+                        Some((offset, count)) => {
+                            let end = offset.saturating_add(count).min(bytes.len() as u64);
+                            Reply::bulk(bytes[offset as usize..end as usize].to_vec())
+                        }
+                    },
+                    Err(e) => Reply::error(e),
+                }
+            }
+            ("NOW" | "LIST" | "FILE" | "READ", _) => raft_arity(),
             _ => unknown_raft(&[&cmd[0], &cmd[1], &cmd[2]]),
         }
     }
@@ -178,10 +247,11 @@ impl<M: Commands> Shared<M> {
             .and_then(|id| status.members.iter().find(|m| m.id == id));
         match (sub.as_str(), cmd.len()) {
             ("HELP", 2) => status_lines(CLUSTER_HELP),
+            ("MYID", 2) => Reply::bulk(cluster_id(status.id)),
             ("INFO", 2) => {
                 let n = status.members.len();
                 let state = if leader.is_some() { "ok" } else { "fail" };
-                Reply::bulk(format!(
+                Reply::Verbatim(format!(
                     "cluster_state:{state}\ncluster_slots_assigned:16384\ncluster_slots_ok:16384\ncluster_slots_pfail:0\ncluster_slots_fail:0\ncluster_known_nodes:{n}\ncluster_size:1\ncluster_current_epoch:{e}\ncluster_my_epoch:{e}\ncluster_stats_messages_sent:0\ncluster_stats_messages_received:0\n",
                     e = status.term,
                 ))
@@ -221,7 +291,7 @@ impl<M: Commands> Shared<M> {
                         if m.id == leader_id { " 0-16383" } else { "" },
                     ));
                 }
-                Reply::bulk(text)
+                Reply::Verbatim(text)
             }
             ("SHARDS", 2) => {
                 let nodes = status

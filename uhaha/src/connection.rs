@@ -1,11 +1,13 @@
 //! One client connection: read bytes, split them into commands, dispatch
 //! each, and write the replies back in request order with one flush per
-//! batch of pipelined commands.
+//! batch of pipelined commands, in the protocol the client chose with
+//! `HELLO`.
 
 use crate::command::{Commands, Protocol, Reply};
-use crate::dispatch::{Flow, Session};
+use crate::dispatch::Flow;
 use crate::node::Shared;
 use crate::resp::RequestParser;
+use crate::session::Session;
 use bytes::BytesMut;
 use std::collections::VecDeque;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -47,6 +49,16 @@ impl ReplyQueue {
         }
     }
 
+    /// Writes the replies queued from now on in `protocol`. The replies
+    /// queued before are settled first, so that each is written in the
+    /// protocol that was in force when its command came.
+    pub async fn switch(&mut self, protocol: Protocol) {
+        if protocol != self.protocol {
+            self.settle().await;
+            self.protocol = protocol;
+        }
+    }
+
     /// Queues a reply that will arrive later.
     pub fn waiting(&mut self, rx: oneshot::Receiver<Reply>) {
         self.pending.push_back(Pending::Waiting(rx));
@@ -69,13 +81,25 @@ impl ReplyQueue {
         self.pending.len() >= MAX_PENDING || self.out.len() >= MAX_OUT
     }
 
-    /// Settles every reply and writes them out.
-    async fn flush<W: AsyncWrite + Unpin>(&mut self, writer: &mut W) -> std::io::Result<()> {
+    /// Settles every reply and writes them out; returns how many bytes.
+    async fn flush<W: AsyncWrite + Unpin>(&mut self, writer: &mut W) -> std::io::Result<usize> {
         self.settle().await;
-        if !self.out.is_empty() {
+        let written = self.out.len();
+        if written > 0 {
             writer.write_all(&self.out).await?;
             self.out.clear();
         }
+        Ok(written)
+    }
+
+    /// Flushes and counts the bytes in the node's statistics.
+    async fn flush_counted<W: AsyncWrite + Unpin>(
+        &mut self,
+        writer: &mut W,
+        session: &Session,
+    ) -> std::io::Result<()> {
+        let written = self.flush(writer).await?;
+        session.client.wrote(written as u64);
         Ok(())
     }
 }
@@ -92,32 +116,63 @@ pub async fn serve_client<M, S>(
 {
     let mut parser = RequestParser::new(shared.config.limits);
     let mut queue = ReplyQueue::new();
+    let mut read = buf.len();
     loop {
         let mut flow = Flow::Continue;
+        let mut commands = 0;
         while flow == Flow::Continue {
             match parser.next(&mut buf) {
                 Ok(Some(cmd)) => {
+                    commands += 1;
                     flow = shared.dispatch(&mut session, cmd, &mut queue).await;
-                    if queue.full() && queue.flush(stream).await.is_err() {
+                    if queue.full() && queue.flush_counted(stream, &session).await.is_err() {
                         return;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::debug!("client {}: {e}", session.id);
+                    tracing::debug!("client {}: {e}", session.id());
                     queue.ready(Reply::Error(e.to_string()));
                     flow = Flow::Close;
                 }
             }
         }
-        if queue.flush(stream).await.is_err() || flow == Flow::Close {
+        session
+            .client
+            .batch(commands, session.last_command, read as u64);
+        if queue.flush_counted(stream, &session).await.is_err() || flow == Flow::Close {
             let _ = stream.shutdown().await;
             return;
         }
         buf.reserve(16 << 10);
-        match stream.read_buf(&mut buf).await {
+        read = match stream.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
+            Ok(n) => n,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_switch_keeps_earlier_replies_in_the_old_protocol() {
+        let mut queue = ReplyQueue::new();
+        let (tx, rx) = oneshot::channel();
+        queue.waiting(rx);
+        queue.ready(Reply::Null);
+        let send_later = tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            tx.send(Reply::Double(0.5)).unwrap();
+        });
+        queue.switch(Protocol::Resp3).await;
+        queue.ready(Reply::Null);
+        queue.switch(Protocol::Resp3).await;
+        queue.ready(Reply::Double(0.5));
+        send_later.await.unwrap();
+        let mut out = Vec::new();
+        queue.flush(&mut out).await.unwrap();
+        assert_eq!(out, b"$3\r\n0.5\r\n$-1\r\n_\r\n,0.5\r\n");
     }
 }

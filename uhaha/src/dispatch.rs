@@ -9,24 +9,23 @@ use crate::connection::ReplyQueue;
 use crate::machine::{machine_reply, Ctx};
 use crate::node::Shared;
 use crate::raft::Applied;
+use crate::session::{self, noauth, Session};
 use bytes::Bytes;
-
-/// What a connection knows about its client.
-#[derive(Debug)]
-pub struct Session {
-    /// A number unique among this process's connections (`CLIENT ID`).
-    pub id: u64,
-    /// Whether the client passed `AUTH` (always true without `--auth`).
-    pub authed: bool,
-    /// The name from `CLIENT SETNAME`.
-    pub name: Option<Bytes>,
-}
 
 /// Whether the connection goes on after a command.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Flow {
     Continue,
     Close,
+}
+
+/// The commands a client may send before it authenticates, as in Redis:
+/// those that authenticate, and those that end or reset the connection.
+fn allowed_before_auth(route: Route) -> bool {
+    matches!(
+        route,
+        Route::Builtin(Builtin::Auth | Builtin::Hello | Builtin::Quit | Builtin::Reset)
+    )
 }
 
 fn wrong_arity(name: &[u8]) -> Reply {
@@ -76,7 +75,8 @@ impl<M: Commands> Shared<M> {
             return Flow::Continue;
         };
         let spec = self.table.spec(route);
-        if !session.authed && !matches!(route, Route::Builtin(Builtin::Auth | Builtin::Quit)) {
+        session.last_command = spec.name;
+        if !session.authed && !allowed_before_auth(route) {
             queue.ready(noauth());
             return Flow::Continue;
         }
@@ -140,7 +140,11 @@ impl<M: Commands> Shared<M> {
                 queue.ready(Reply::ok());
                 return Flow::Close;
             }
-            Builtin::Auth => self.auth(session, cmd.last().expect("arity checked")),
+            Builtin::Auth => self.auth(session, &cmd),
+            Builtin::Hello => self.hello(session, &cmd),
+            Builtin::Reset => self.reset(session),
+            Builtin::Select => session::select(&cmd[1]),
+            Builtin::Info => self.info(session.client.clients(), &cmd[1..]),
             Builtin::Ping => match cmd.get(1) {
                 None => Reply::Status("PONG".into()),
                 Some(msg) => Reply::Bulk(msg.clone()),
@@ -164,34 +168,20 @@ impl<M: Commands> Shared<M> {
             },
             Builtin::Help => self.help(&cmd),
             Builtin::Command => self.command(&cmd),
-            Builtin::Client => client(session, &cmd),
+            Builtin::Client => session::client(session, &cmd),
             Builtin::Raft => self.raft_command(&cmd).await,
             Builtin::Cluster => self.cluster_command(&cmd),
             Builtin::Shutdown => {
-                tracing::warn!("shutting down on SHUTDOWN from client {}", session.id);
+                tracing::warn!("shutting down on SHUTDOWN from client {}", session.id());
                 self.shutdown.notify_one();
                 return Flow::Close;
             }
         };
+        // HELLO and RESET switch the protocol: their own reply is already
+        // in the new one, the replies before it in the old one.
+        queue.switch(session.protocol).await;
         queue.ready(reply);
         Flow::Continue
-    }
-
-    fn auth(&self, session: &mut Session, password: &[u8]) -> Reply {
-        match &self.config.auth {
-            None => Reply::Error(
-                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
-                    .into(),
-            ),
-            Some(secret) if same_secret(secret.as_bytes(), password) => {
-                session.authed = true;
-                Reply::ok()
-            }
-            Some(_) => {
-                session.authed = false;
-                Reply::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
-            }
-        }
     }
 
     fn help(&self, cmd: &[Bytes]) -> Reply {
@@ -248,33 +238,6 @@ impl<M: Commands> Shared<M> {
                 String::from_utf8_lossy(&cmd[1])
             )),
         }
-    }
-}
-
-fn noauth() -> Reply {
-    Reply::Error("NOAUTH Authentication required.".into())
-}
-
-/// `CLIENT` subcommands that clients send on connect.
-fn client(session: &mut Session, cmd: &[Bytes]) -> Reply {
-    let sub = cmd[1].to_ascii_uppercase();
-    match (sub.as_slice(), cmd.len()) {
-        (b"SETINFO", 4) => Reply::ok(),
-        (b"SETNAME", 3) => {
-            if cmd[2].iter().any(|b| *b <= b' ' || *b > b'~') {
-                return Reply::error(
-                    "Client names cannot contain spaces, newlines or special characters.",
-                );
-            }
-            session.name = (!cmd[2].is_empty()).then(|| cmd[2].clone());
-            Reply::ok()
-        }
-        (b"GETNAME", 2) => session.name.clone().map_or(Reply::Null, Reply::Bulk),
-        (b"ID", 2) => Reply::Integer(session.id as i64),
-        _ => Reply::Error(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(&cmd[1])
-        )),
     }
 }
 

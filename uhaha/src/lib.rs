@@ -44,22 +44,27 @@
 
 pub mod cli;
 mod client;
+mod clients;
 mod cluster;
 mod codec;
 pub mod command;
 mod connection;
 mod dispatch;
-mod glob;
+pub mod duration;
+pub mod glob;
+mod info;
 mod join;
 mod machine;
 mod node;
 mod raft;
 mod resp;
 mod server;
+mod session;
+mod snapshot;
 
 pub use bytes::Bytes;
 pub use command::{ArgError, FromArg, IntoReply, Reply};
-pub use machine::{Ctx, Machine, Rand};
+pub use machine::{Ctx, Machine, Rand, Snapshot};
 pub use node::Config;
 pub use rand_core::RngCore;
 pub use uhaha_macros::machine;
@@ -76,7 +81,7 @@ pub mod __private {
         assert_not_builtin, ArgError, Args, Arity, CommandSpec, Commands, FromArg, IntoReply, Kind,
         Param, Reply,
     };
-    pub use crate::machine::{Ctx, Machine};
+    pub use crate::machine::{load_with_serde, save_with_serde, Ctx, Machine, Snapshot};
     pub use crate::node::serve;
     pub use core::result::Result;
     pub use serde;

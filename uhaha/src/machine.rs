@@ -26,11 +26,79 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
     label = "put `#[uhaha::machine]` on the struct `{Self}` too",
     note = "`#[uhaha::machine]` goes on both the struct and its impl block"
 )]
-pub trait Machine: Default + Serialize + DeserializeOwned + Send + Sync + 'static {
+pub trait Machine: Default + Send + Sync + 'static {
     /// The service's name: in the version line, the help and the data dir.
     const NAME: &'static str;
     /// The service's version.
     const VERSION: &'static str;
+
+    /// The state's bytes for a snapshot: serde and bincode, or the
+    /// machine's own [`Snapshot`] impl with `snapshot = "custom"`.
+    fn save(&self) -> Result<Vec<u8>, String>;
+
+    /// The state from a snapshot's bytes.
+    fn load(bytes: &[u8]) -> Result<Self, String>;
+}
+
+/// A machine's own snapshot format, for state that serde cannot save (or
+/// saves too slowly). Used with `#[uhaha::machine(snapshot = "custom")]`.
+///
+/// ```
+/// use std::collections::BTreeMap;
+///
+/// #[uhaha::machine(snapshot = "custom")]
+/// #[derive(Default)]
+/// struct Counters {
+///     counts: BTreeMap<String, u64>,
+/// }
+///
+/// impl uhaha::Snapshot for Counters {
+///     fn snapshot(&self) -> Vec<u8> {
+///         let mut out = Vec::new();
+///         for (key, count) in &self.counts {
+///             out.extend_from_slice(format!("{key} {count}\n").as_bytes());
+///         }
+///         out
+///     }
+///
+///     fn restore(bytes: &[u8]) -> Result<Self, String> {
+///         let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+///         let mut counts = BTreeMap::new();
+///         for line in text.lines() {
+///             let (key, count) = line.split_once(' ').ok_or("a line without a count")?;
+///             counts.insert(key.to_string(), count.parse().map_err(|_| "a bad count")?);
+///         }
+///         Ok(Counters { counts })
+///     }
+/// }
+///
+/// #[uhaha::machine]
+/// impl Counters {
+///     /// Counts one more of a key.
+///     #[write]
+///     fn incr(&mut self, key: String) -> u64 {
+///         let count = self.counts.entry(key).or_default();
+///         *count += 1;
+///         *count
+///     }
+/// }
+/// ```
+pub trait Snapshot: Sized {
+    /// The state as bytes.
+    fn snapshot(&self) -> Vec<u8>;
+
+    /// The state from bytes that [`Snapshot::snapshot`] wrote.
+    fn restore(bytes: &[u8]) -> Result<Self, String>;
+}
+
+/// `Machine::save` for machines saved with serde.
+pub fn save_with_serde<M: Serialize>(machine: &M) -> Result<Vec<u8>, String> {
+    crate::codec::encode(machine).map_err(|e| e.to_string())
+}
+
+/// `Machine::load` for machines saved with serde.
+pub fn load_with_serde<M: DeserializeOwned>(bytes: &[u8]) -> Result<M, String> {
+    crate::codec::decode(bytes).map_err(|e| e.to_string())
 }
 
 /// The machine's clock and random state, replicated with the data.
@@ -257,7 +325,7 @@ pub(crate) fn machine_reply(clock: &Clock, human: bool) -> crate::Reply {
         (
             Reply::bulk(rfc3339(clock.start)),
             Reply::bulk(rfc3339(clock.now)),
-            Reply::bulk(go_duration(uptime)),
+            Reply::bulk(crate::duration::format(uptime as i64)),
         )
     } else {
         (
@@ -302,39 +370,6 @@ fn rfc3339(nanos: u64) -> String {
     out
 }
 
-/// A duration as Go prints it: `1h2m3.5s`, `20.887440782s`, `1.5ms`.
-fn go_duration(nanos: u64) -> String {
-    fn decimal(value: u64, unit: u64) -> String {
-        let frac = value % unit;
-        let width = unit.ilog10() as usize;
-        if frac == 0 {
-            (value / unit).to_string()
-        } else {
-            format!(
-                "{}.{}",
-                value / unit,
-                format!("{frac:0width$}").trim_end_matches('0')
-            )
-        }
-    }
-    match nanos {
-        0 => "0s".into(),
-        n if n < 1_000 => format!("{n}ns"),
-        n if n < 1_000_000 => format!("{}µs", decimal(n, 1_000)),
-        n if n < 1_000_000_000 => format!("{}ms", decimal(n, 1_000_000)),
-        n => {
-            let secs = n / 1_000_000_000;
-            let (h, m) = (secs / 3_600, secs % 3_600 / 60);
-            let s = decimal(n % 60_000_000_000, 1_000_000_000);
-            match (h, m) {
-                (0, 0) => format!("{s}s"),
-                (0, m) => format!("{m}m{s}s"),
-                (h, m) => format!("{h}h{m}m{s}s"),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod format_tests {
     use super::*;
@@ -347,15 +382,5 @@ mod format_tests {
             "2026-11-22T09:29:41.76226672Z"
         );
         assert_eq!(rfc3339(951_782_400_500_000_000), "2000-02-29T00:00:00.5Z");
-    }
-
-    #[test]
-    fn durations_match_go() {
-        assert_eq!(go_duration(0), "0s");
-        assert_eq!(go_duration(1_500), "1.5µs");
-        assert_eq!(go_duration(20_887_440_782), "20.887440782s");
-        assert_eq!(go_duration(3_723_500_000_000), "1h2m3.5s");
-        assert_eq!(go_duration(604_800_000_000_000), "168h0m0s");
-        assert_eq!(go_duration(60_000_000_000), "1m0s");
     }
 }

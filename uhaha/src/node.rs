@@ -9,6 +9,7 @@ use crate::raft::{
     StateMachineStore,
 };
 use crate::resp::Limits;
+use crate::snapshot::SnapshotDir;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
@@ -42,6 +43,13 @@ pub struct Config {
     pub openreads: bool,
     /// How to send clients to the leader (`--try-errors` for `TRY`).
     pub redirect: Redirect,
+    /// How often the leader ticks (`--tick`).
+    pub tick: Duration,
+    /// Take a snapshot every this many log entries (`--snapshot-logs`).
+    pub snapshot_logs: u64,
+    /// A snapshot file to start a new single-node cluster from
+    /// (`--restore`).
+    pub restore: Option<PathBuf>,
     /// Sizes a request may not exceed.
     pub limits: Limits,
 }
@@ -51,6 +59,7 @@ pub struct Shared<M> {
     pub config: Config,
     pub table: Arc<CommandTable>,
     pub state: Arc<RwLock<Applied<M>>>,
+    pub snapshots: Arc<SnapshotDir>,
     pub raft: Raft,
     pub cluster: Cluster,
     pub proposer: Proposer,
@@ -63,10 +72,19 @@ pub struct Shared<M> {
 /// Starts a node of machine `M` and returns once it is ready for commands.
 pub async fn start<M: Commands>(config: Config) -> Result<Arc<Shared<M>>, String> {
     let dir = config.data_dir.join(M::NAME).join(config.id.to_string());
+    let restore = match &config.restore {
+        Some(path) => Some(read_restore_file(path, &dir)?),
+        None => None,
+    };
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     let log = LogStore::open(&dir.join("raft.redb"), !config.nosync)?;
     let table = Arc::new(CommandTable::new(M::COMMANDS));
-    let machine = StateMachineStore::<M>::new(table.clone());
+    let snapshots = Arc::new(SnapshotDir::open(&dir.join("snapshots"))?);
+    let machine = StateMachineStore::<M>::open(table.clone(), snapshots.clone())?;
+    if let Some(bytes) = &restore {
+        machine.restore(bytes)?;
+        tracing::info!("recovery successful");
+    }
     let state = machine.state();
 
     let listener = TcpListener::bind(&config.addr)
@@ -82,7 +100,7 @@ pub async fn start<M: Commands>(config: Config) -> Result<Arc<Shared<M>>, String
     let network = Network::new(config.id, config.auth.as_deref().unwrap_or(""));
     let raft = Raft::new(
         config.id,
-        raft::raft_config(M::NAME),
+        raft::raft_config(M::NAME, config.snapshot_logs),
         network.clone(),
         log,
         machine,
@@ -98,6 +116,7 @@ pub async fn start<M: Commands>(config: Config) -> Result<Arc<Shared<M>>, String
         config,
         table,
         state,
+        snapshots,
         next_client_id: AtomicU64::new(1),
         shutdown: Notify::new(),
     });
@@ -126,9 +145,30 @@ pub async fn start<M: Commands>(config: Config) -> Result<Arc<Shared<M>>, String
             .map_err(|e| format!("bootstrap: {e}"))?;
     }
     wait_until_loaded(&raft).await?;
+    if restore.is_some() {
+        // Joiners must start from the restored state, never from the empty
+        // log under it: snapshot it and drop that log at once.
+        shared.cluster.snapshot_now().await?;
+        shared.cluster.purge_to_snapshot().await?;
+    }
+    raft::ticker::start(raft.clone(), shared.proposer.clone(), shared.config.tick);
     tracing::info!("logs loaded: ready for commands");
     tokio::spawn(leave_when_removed(raft));
     Ok(shared)
+}
+
+/// Reads a `--restore` file, which only a brand-new node may use.
+fn read_restore_file(path: &std::path::Path, dir: &std::path::Path) -> Result<Vec<u8>, String> {
+    if dir.exists() {
+        return Err(format!(
+            "--restore needs a new node, but its data directory already exists: {}",
+            dir.display()
+        ));
+    }
+    tracing::info!("restoring backup: path={}", path.display());
+    let bytes = std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    crate::snapshot::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(bytes)
 }
 
 /// Waits until this node is a member, a leader is known, and this node has

@@ -1,11 +1,12 @@
 //! The listener: accepts connections on the node's one port and serves each
 //! in its own task, so that a slow or silent client never holds up another.
 
+use crate::clients::Clients;
 use crate::command::Commands;
 use crate::connection::serve_client;
-use crate::dispatch::Session;
 use crate::node::Shared;
 use crate::raft::{check_handshake, serve_peer, HANDSHAKE_DEADLINE, MAGIC};
+use crate::session::Session;
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -16,10 +17,14 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 /// Most connections served at once; more wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 10_000;
+pub const MAX_CONNECTIONS: usize = 10_000;
 
 /// Accepts connections until the process ends.
 pub async fn run<M: Commands>(listener: TcpListener, shared: Arc<Shared<M>>) {
+    let local = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let clients = Arc::new(Clients::new(local));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let permit = slots.clone().acquire_owned().await.expect("never closed");
@@ -33,9 +38,9 @@ pub async fn run<M: Commands>(listener: TcpListener, shared: Arc<Shared<M>>) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
+        let (shared, clients) = (shared.clone(), clients.clone());
         tokio::spawn(async move {
-            serve_connection(&shared, &mut stream, addr).await;
+            serve_connection(&shared, &clients, &mut stream, addr).await;
             drop(permit);
         });
     }
@@ -46,6 +51,7 @@ pub async fn run<M: Commands>(listener: TcpListener, shared: Arc<Shared<M>>) {
 /// deadline and prove the cluster's secret.
 async fn serve_connection<M: Commands>(
     shared: &Shared<M>,
+    clients: &Arc<Clients>,
     stream: &mut TcpStream,
     addr: SocketAddr,
 ) {
@@ -68,12 +74,11 @@ async fn serve_connection<M: Commands>(
             }
         }
         Ok(1) => {
-            let session = Session {
-                id: shared.next_client_id.fetch_add(1, Ordering::Relaxed),
-                authed: shared.config.auth.is_none(),
-                name: None,
-            };
-            tracing::debug!("client {} connected from {addr}", session.id);
+            let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+            let laddr = stream.local_addr().unwrap_or(clients.local);
+            let client = clients.register(id, addr, laddr);
+            let session = Session::new(client, shared.config.auth.is_none());
+            tracing::debug!("client {id} connected from {addr}");
             serve_client(shared, stream, BytesMut::new(), session).await;
         }
         _ => {}

@@ -38,6 +38,13 @@ impl Lint {
         self.keys.len()
     }
 
+    /// Drops every key at each tick; not a command.
+    #[tick]
+    fn expire(&mut self, ctx: &mut Ctx) {
+        let _ = ctx.now();
+        self.keys.clear();
+    }
+
     /// A write that only reads the context.
     #[write]
     fn del(&mut self, _ctx: &Ctx, keys: Vec<String>) -> i64 {
@@ -84,7 +91,7 @@ impl ReadsOnly {
 }
 
 /// Derives before the attribute, a serde container attribute, and
-/// commands named like the `Commands` trait's own functions.
+/// commands and a tick named like the `Commands` trait's own functions.
 #[derive(Default)]
 #[uhaha::machine]
 #[serde(default)]
@@ -111,6 +118,12 @@ impl Shadows {
     fn check(&self) -> bool {
         true
     }
+
+    /// Named like `Commands::tick`, and without the context.
+    #[tick]
+    fn tick(&mut self) {
+        self.n += 1;
+    }
 }
 
 /// A user's own serde derive is kept; the macro derives the other trait.
@@ -126,6 +139,12 @@ impl HalfDerived {
     #[read]
     fn n(&self) -> i64 {
         self.n
+    }
+
+    /// A tick that only reads the context.
+    #[tick]
+    fn remember(&mut self, ctx: &Ctx) {
+        self.n = i64::from(ctx.boot_time() < ctx.now());
     }
 }
 

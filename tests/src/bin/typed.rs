@@ -11,24 +11,26 @@ use uhaha::prelude::*;
 struct Typed {
     values: BTreeMap<String, Vec<u8>>,
     counters: BTreeMap<String, i64>,
+    /// Every ROLL: the machine time and the random number it saw.
+    rolls: Vec<(u64, u64)>,
 }
 
 #[uhaha::machine]
 impl Typed {
     /// Sets a key to a binary value.
-    #[write]
+    #[write(key = "key")]
     fn set(&mut self, key: String, value: Vec<u8>) {
         self.values.insert(key, value);
     }
 
     /// Returns a key's value, or nil.
-    #[read]
+    #[read(key = "key")]
     fn get(&self, key: String) -> Option<Vec<u8>> {
         self.values.get(&key).cloned()
     }
 
     /// Deletes keys; returns how many existed.
-    #[write]
+    #[write(key = "key")]
     fn del(&mut self, key: String, more: Vec<String>) -> i64 {
         std::iter::once(key)
             .chain(more)
@@ -37,7 +39,7 @@ impl Typed {
     }
 
     /// Adds to a counter and returns the new value.
-    #[write]
+    #[write(key = "key")]
     fn incrby(&mut self, key: String, by: i64) -> Result<i64, String> {
         let counter = self.counters.entry(key).or_default();
         *counter = counter
@@ -77,6 +79,28 @@ impl Typed {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos() as u64
+    }
+
+    /// Draws a random number, keeps it with the machine time, returns it.
+    #[write]
+    fn roll(&mut self, ctx: &mut Ctx) -> u64 {
+        let at = ctx
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        let n = ctx.rand().next_u64() >> 1;
+        self.rolls.push((at, n));
+        n
+    }
+
+    /// Returns every roll so far as `time:number` strings.
+    #[read]
+    fn rolls(&self) -> Vec<String> {
+        self.rolls
+            .iter()
+            .map(|(at, n)| format!("{at}:{n}"))
+            .collect()
     }
 }
 

@@ -12,11 +12,15 @@ pub enum Builtin {
     Cluster,
     Command,
     Echo,
+    Hello,
     Help,
+    Info,
     Machine,
     Ping,
     Quit,
     Raft,
+    Reset,
+    Select,
     Shutdown,
     Version,
 }
@@ -36,6 +40,7 @@ const fn spec(
         kind,
         params,
         doc,
+        key: None,
     }
 }
 
@@ -68,7 +73,7 @@ pub const BUILTINS: &[(Builtin, CommandSpec)] = &[
             "CLIENT",
             Local,
             &[p("subcommand", Required), p("arg", Variadic)],
-            "Connection settings: CLIENT SETINFO attr value, CLIENT SETNAME name, CLIENT GETNAME, CLIENT ID.",
+            "The connection and the node's connections: CLIENT SETNAME name, CLIENT GETNAME, CLIENT SETINFO LIB-NAME|LIB-VER value, CLIENT ID, CLIENT INFO, CLIENT LIST [TYPE type] [ID id ...]; see CLIENT HELP.",
         ),
     ),
     (
@@ -91,12 +96,30 @@ pub const BUILTINS: &[(Builtin, CommandSpec)] = &[
     ),
     (Builtin::Echo, spec("ECHO", Local, &[p("message", Required)], "Returns the message.")),
     (
+        Builtin::Hello,
+        spec(
+            "HELLO",
+            Local,
+            &[p("protover", Optional), p("option", Variadic)],
+            "Switches the connection to RESP2 or RESP3 and describes the server, as Redis 7 does: HELLO [protover [AUTH username password] [SETNAME name]].",
+        ),
+    ),
+    (
         Builtin::Help,
         spec(
             "HELP",
             Local,
             &[p("command", Optional)],
             "Lists every command with its arguments and description, or describes one command.",
+        ),
+    ),
+    (
+        Builtin::Info,
+        spec(
+            "INFO",
+            Local,
+            &[p("section", Variadic)],
+            "Describes the node in Redis's INFO format: server, clients, memory, persistence, stats, replication, cluster, keyspace and raft sections.",
         ),
     ),
     (
@@ -120,6 +143,24 @@ pub const BUILTINS: &[(Builtin, CommandSpec)] = &[
             Local,
             &[p("subcommand", Optional), p("arg", Variadic)],
             "The Raft cluster: RAFT LEADER, RAFT INFO [pattern ...], RAFT SERVER LIST|ADD|REMOVE|PROMOTE|DEMOTE; see RAFT HELP.",
+        ),
+    ),
+    (
+        Builtin::Reset,
+        spec(
+            "RESET",
+            Local,
+            &[],
+            "Returns the connection to its initial state: RESP2, no name and, with --auth, not authenticated.",
+        ),
+    ),
+    (
+        Builtin::Select,
+        spec(
+            "SELECT",
+            Local,
+            &[p("index", Required)],
+            "Selects database 0, the only one a node has.",
         ),
     ),
     (

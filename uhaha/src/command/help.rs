@@ -2,7 +2,7 @@
 //! of `-h`, and Redis 7's `COMMAND INFO` and `COMMAND DOCS`, which redis-cli
 //! reads at start-up for its `help <command>` and its argument hints.
 
-use super::spec::{summary_of, Arity, CommandSpec, Kind};
+use super::spec::{summary_of, Arity, CommandSpec, Kind, Param};
 use super::table::CommandTable;
 use super::Reply;
 
@@ -41,8 +41,32 @@ fn status_list(items: &[&str]) -> Reply {
     Reply::Set(items.iter().map(|s| Reply::Status(s.to_string())).collect())
 }
 
+/// Where a command's keys are, as `COMMAND` reports them: the first key's
+/// argument position, the last's (negative: counted from the end), and
+/// the step between keys; all 0 for a command without keys.
+///
+/// Cluster clients (redis-py's `RedisCluster`, for one) route a command
+/// by the slot of its key, read from these positions, and refuse to send
+/// a command whose key they cannot find. Every slot of a uhaha cluster
+/// lives on the leader, so any declared key routes there.
+fn key_positions(spec: &CommandSpec) -> [i64; 3] {
+    key_range(spec.params, spec.key)
+}
+
+/// The positions of the keys when parameter `key` (an index into
+/// `params`) holds them: one key, or every remaining argument when the
+/// parameter is variadic.
+fn key_range(params: &[Param], key: Option<usize>) -> [i64; 3] {
+    match key.map(|i| (i as i64 + 1, params[i].arity)) {
+        None => [0, 0, 0],
+        Some((first, Arity::Variadic)) => [first, -1, 1],
+        Some((first, _)) => [first, first, 1],
+    }
+}
+
 /// One element of `COMMAND` / `COMMAND INFO`, in Redis 7's ten fields.
 pub fn command_info(spec: &CommandSpec) -> Reply {
+    let [first_key, last_key, step] = key_positions(spec);
     let (flags, categories): (&[&str], &[&str]) = match spec.kind {
         Kind::Write => (&["write"], &["@write"]),
         Kind::Read => (&["readonly"], &["@read"]),
@@ -52,9 +76,9 @@ pub fn command_info(spec: &CommandSpec) -> Reply {
         Reply::bulk(spec.name.to_ascii_lowercase()),
         Reply::Integer(spec.redis_arity()),
         status_list(flags),
-        Reply::Integer(0),
-        Reply::Integer(0),
-        Reply::Integer(0),
+        Reply::Integer(first_key),
+        Reply::Integer(last_key),
+        Reply::Integer(step),
         status_list(categories),
         Reply::Array(vec![]),
         Reply::Array(vec![]),
@@ -101,7 +125,6 @@ pub fn command_docs(spec: &CommandSpec, since: &str) -> (Reply, Reply) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::Param;
 
     const SET: CommandSpec = CommandSpec {
         name: "SET",
@@ -117,6 +140,7 @@ mod tests {
             },
         ],
         doc: "Sets a key.\n\nMore about it.",
+        key: Some(0),
     };
 
     #[test]
@@ -144,6 +168,18 @@ mod tests {
         assert_eq!(fields.len(), 10);
         assert_eq!(fields[0], Reply::bulk("set"));
         assert_eq!(fields[1], Reply::Integer(-2));
+    }
+
+    #[test]
+    fn keys_are_reported_where_they_are_declared() {
+        assert_eq!(key_range(SET.params, None), [0, 0, 0]);
+        assert_eq!(key_range(SET.params, Some(0)), [1, 1, 1]);
+        assert_eq!(key_range(SET.params, Some(1)), [2, 2, 1]);
+        let keys = [Param {
+            name: "keys",
+            arity: Arity::Variadic,
+        }];
+        assert_eq!(key_range(&keys, Some(0)), [1, -1, 1]);
     }
 
     #[test]

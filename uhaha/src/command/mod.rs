@@ -37,6 +37,12 @@ pub trait Commands: Machine {
 
     /// Runs read command `index`.
     fn read(&self, index: usize, ctx: &Ctx<'_>, args: Args<'_>) -> Result<Reply, ArgError>;
+
+    /// Runs the machine's `#[tick]` method, if it has one: on every node, at
+    /// each replicated tick.
+    fn tick(&mut self, ctx: &mut Ctx<'_>) {
+        let _ = ctx;
+    }
 }
 
 /// The names that built-in commands take; a user command may not use them.

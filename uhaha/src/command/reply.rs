@@ -52,6 +52,10 @@ pub enum Reply {
     Double(f64),
     /// A boolean: the integer 1 or 0 in RESP2, `#t`/`#f` in RESP3.
     Boolean(bool),
+    /// Plain text meant for people (`INFO`, `CLIENT LIST`): a bulk string in
+    /// RESP2, a verbatim string of format `txt` in RESP3, as Redis 7 sends
+    /// it, so that RESP3 clients can show it as text.
+    Verbatim(String),
 }
 
 impl Reply {
@@ -119,6 +123,13 @@ impl Reply {
             Reply::Double(d) => bulk(out, format_double(*d).as_bytes()),
             Reply::Boolean(b) if resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
             Reply::Boolean(b) => integer(out, b':', *b as i64),
+            Reply::Verbatim(text) if resp3 => {
+                integer(out, b'=', text.len() as i64 + 4);
+                out.put_slice(b"txt:");
+                out.put_slice(text.as_bytes());
+                out.put_slice(b"\r\n");
+            }
+            Reply::Verbatim(text) => bulk(out, text.as_bytes()),
         }
     }
 
@@ -397,6 +408,16 @@ mod tests {
         assert_eq!(both(true), (":1\r\n".into(), "#t\r\n".into()));
         assert_eq!(both(false), (":0\r\n".into(), "#f\r\n".into()));
         assert_eq!(both(()), ("+OK\r\n".into(), "+OK\r\n".into()));
+    }
+
+    #[test]
+    fn verbatim_text_is_bulk_in_resp2_and_txt_in_resp3() {
+        let text = Reply::Verbatim("a:1\r\n".into());
+        assert_eq!(
+            both(text),
+            ("$5\r\na:1\r\n\r\n".into(), "=9\r\ntxt:a:1\r\n\r\n".into())
+        );
+        assert_eq!(both(Reply::Verbatim(String::new())).1, "=4\r\ntxt:\r\n");
     }
 
     #[test]

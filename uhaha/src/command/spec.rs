@@ -45,6 +45,9 @@ pub struct CommandSpec {
     pub params: &'static [Param],
     /// The method's doc comment, with the `///` markers removed.
     pub doc: &'static str,
+    /// Which parameter holds the command's key (`key = "..."` on the
+    /// marker), for cluster clients that route by key.
+    pub key: Option<usize>,
 }
 
 impl CommandSpec {
@@ -141,6 +144,7 @@ mod tests {
             },
         ],
         doc: " Sets a key.\n more words.\n\n Details.",
+        key: Some(0),
     };
     const DEL: CommandSpec = CommandSpec {
         name: "DEL",
@@ -156,6 +160,7 @@ mod tests {
             },
         ],
         doc: "",
+        key: Some(1),
     };
 
     #[test]

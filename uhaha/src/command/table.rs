@@ -83,6 +83,7 @@ mod tests {
         kind: Kind::Write,
         params: &[] as &[Param],
         doc: "",
+        key: None,
     }];
 
     #[test]

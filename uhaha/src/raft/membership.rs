@@ -10,6 +10,7 @@ use super::{Network, Node, NodeId, Raft, Redirect};
 use crate::command::Reply;
 use openraft::{ChangeMembers, ServerState};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// A member of the cluster.
@@ -259,6 +260,48 @@ impl Cluster {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Takes a snapshot of this node's state now and waits until it is
+    /// saved; returns at once if the newest snapshot is already current.
+    pub async fn snapshot_now(&self) -> Result<(), String> {
+        let applied = self.status().applied;
+        self.raft
+            .trigger()
+            .snapshot()
+            .await
+            .map_err(|e| e.to_string())?;
+        self.raft
+            .wait(Some(Duration::from_secs(120)))
+            .metrics(
+                |m| m.snapshot.is_some_and(|s| s.index >= applied),
+                "snapshot taken",
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("snapshot: {e}"))
+    }
+
+    /// Drops the log up to the newest snapshot, so that a node that joins
+    /// later starts from the snapshot, not from the log.
+    pub async fn purge_to_snapshot(&self) -> Result<(), String> {
+        let Some(snapshot) = self.raft.metrics().borrow().snapshot else {
+            return Err("no snapshot to purge the log to".into());
+        };
+        self.raft
+            .trigger()
+            .purge_log(snapshot.index)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.raft
+            .wait(Some(Duration::from_secs(60)))
+            .metrics(
+                |m| m.purged.map_or(0, |p| p.index) >= snapshot.index,
+                "log purged",
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("purge: {e}"))
     }
 
     fn member(&self, status: &Status, id: NodeId) -> Result<Member, MembershipError> {

@@ -16,13 +16,14 @@ mod peer;
 mod proposer;
 mod read_barrier;
 mod state_machine;
+pub mod ticker;
 
 pub use errors::Redirect;
 pub use log_store::LogStore;
 pub use membership::{Cluster, MembershipError};
 pub use proposer::{Batch, Proposer};
 pub use read_barrier::ReadBarrier;
-pub use state_machine::{Applied, StateMachineStore};
+pub use state_machine::{Applied, StateMachineStore, TICK};
 
 use bytes::Bytes;
 use std::io::Cursor;
@@ -58,8 +59,9 @@ pub type Command = Vec<Bytes>;
 pub use network::Network;
 pub use peer::{check_handshake, serve_peer, stop_removed, HANDSHAKE_DEADLINE, MAGIC};
 
-/// The Raft settings of a uhaha node.
-pub fn raft_config(cluster_name: &str) -> std::sync::Arc<openraft::Config> {
+/// The Raft settings of a uhaha node that snapshots every `snapshot_logs`
+/// entries.
+pub fn raft_config(cluster_name: &str, snapshot_logs: u64) -> std::sync::Arc<openraft::Config> {
     let config = openraft::Config {
         cluster_name: cluster_name.to_string(),
         heartbeat_interval: 100,
@@ -67,7 +69,10 @@ pub fn raft_config(cluster_name: &str) -> std::sync::Arc<openraft::Config> {
         election_timeout_max: 1000,
         // The default, 200 ms per chunk, fails on any real snapshot.
         install_snapshot_timeout: 10_000,
-        snapshot_policy: openraft::SnapshotPolicy::Never,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(snapshot_logs),
+        // Keep some log behind a snapshot, so that a follower a little
+        // behind catches up from the log rather than a whole snapshot.
+        max_in_snapshot_log_to_keep: snapshot_logs.min(1000),
         ..Default::default()
     };
     std::sync::Arc::new(config.validate().expect("the raft settings are valid"))

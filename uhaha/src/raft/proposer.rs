@@ -10,11 +10,13 @@
 
 use super::{Command, Raft, Redirect};
 use crate::command::Reply;
+use openraft::error::RaftError;
 use rand_core::{RngCore, SeedableRng};
 use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// The payload of one log entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,14 +68,25 @@ impl Proposer {
     }
 }
 
+/// How many entries may be on their way through Raft at once. More than
+/// one lets the leader replicate the next entry while the previous one
+/// commits; a few suffice, since each entry carries every write that was
+/// waiting.
+const MAX_IN_FLIGHT: usize = 4;
+
 async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::Receiver<Proposal>) {
     let mut seeds = Pcg64::from_os_rng();
     let mut last_stamp = 0u64;
-    let mut waiting: Vec<oneshot::Sender<Reply>> = Vec::new();
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
+        // Wait for a slot before draining, so that the writes arriving
+        // meanwhile join this entry.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let mut bytes = command_size(&first.command);
         let mut commands = vec![first.command];
-        waiting.push(first.reply);
+        let mut waiting = vec![first.reply];
         while commands.len() < MAX_BATCH_COMMANDS && bytes < MAX_BATCH_BYTES {
             let Ok(next) = rx.try_recv() else { break };
             bytes += command_size(&next.command);
@@ -86,20 +99,33 @@ async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::Receiver<Proposal>) {
             seed: seeds.next_u64(),
             commands,
         };
-        match raft.client_write(batch).await {
-            Ok(response) => {
-                let mut replies = response.data.into_iter();
-                for tx in waiting.drain(..) {
-                    let _ = tx.send(replies.next().unwrap_or(Reply::Null));
+        // Submitting is ordered (one channel into Raft's core); waiting for
+        // the commit is not, so it happens in its own task.
+        let result = raft.client_write_ff(batch).await;
+        tokio::spawn(async move {
+            let replies = match result {
+                Err(fatal) => Err(redirect.write_error(&RaftError::Fatal(fatal))),
+                Ok(rx) => match rx.await {
+                    Ok(Ok(response)) => Ok(response.data),
+                    Ok(Err(e)) => Err(redirect.write_error(&RaftError::APIError(e))),
+                    Err(_) => Err(Reply::Error("CLUSTERDOWN node is shutting down".into())),
+                },
+            };
+            drop(slot);
+            match replies {
+                Ok(replies) => {
+                    let mut replies = replies.into_iter();
+                    for tx in waiting {
+                        let _ = tx.send(replies.next().unwrap_or(Reply::Null));
+                    }
+                }
+                Err(reply) => {
+                    for tx in waiting {
+                        let _ = tx.send(reply.clone());
+                    }
                 }
             }
-            Err(e) => {
-                let reply = redirect.write_error(&e);
-                for tx in waiting.drain(..) {
-                    let _ = tx.send(reply.clone());
-                }
-            }
-        }
+        });
     }
 }
 

@@ -1,18 +1,21 @@
 //! The state machine: the user's struct and its clock, applied from the log
-//! in order on every node.
+//! in order on every node, and saved to snapshot files.
 
 use super::{Command, Entry, LogId, Node, NodeId, StorageResult, TypeConfig};
-use crate::codec;
 use crate::command::{Args, Builtin, CommandTable, Commands, Reply, Route};
 use crate::machine::{Clock, Ctx};
+use crate::snapshot::{self, Header, SnapshotDir};
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{
     EntryPayload, ErrorSubject, ErrorVerb, RaftSnapshotBuilder, StorageError, StorageIOError,
     StoredMembership,
 };
-use serde::Serialize;
 use std::io::Cursor;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
+
+/// The name of the internal write that runs the machine's `#[tick]` method.
+/// Clients cannot send it: it is not in the command table.
+pub const TICK: &[u8] = b"TICK";
 
 /// The applied state, shared between the state machine (which writes it
 /// while applying) and the node's readers.
@@ -42,6 +45,12 @@ impl<M: Commands> Applied<M> {
         let Some(name) = command.first() else {
             return Reply::Null;
         };
+        if name.as_ref() == TICK {
+            let mut ctx = Ctx::for_write(&mut self.clock);
+            self.machine.tick(&mut ctx);
+            self.clock.now = ctx.time_nanos();
+            return Reply::ok();
+        }
         match table.lookup(name) {
             Some(Route::Builtin(Builtin::Barrier)) => Reply::ok(),
             Some(Route::User(index)) => {
@@ -49,8 +58,7 @@ impl<M: Commands> Applied<M> {
                 let reply = self
                     .machine
                     .write(index, &mut ctx, Args::new(&command[1..]));
-                let now = ctx.time_nanos();
-                self.clock.now = now;
+                self.clock.now = ctx.time_nanos();
                 reply.unwrap_or_else(|e| Reply::Error(e.to_string()))
             }
             // A command that this binary does not know as a write: an older
@@ -62,68 +70,35 @@ impl<M: Commands> Applied<M> {
             )),
         }
     }
-}
 
-/// The snapshot's payload: the clock and the user's state.
-#[derive(Serialize)]
-struct SnapshotRef<'a, M> {
-    clock: &'a Clock,
-    machine: &'a M,
+    /// A state read from a snapshot file's bytes.
+    fn from_snapshot(bytes: &[u8]) -> Result<(Applied<M>, SnapshotMeta<NodeId, Node>), String> {
+        let (header, payload) = snapshot::decode(bytes)?;
+        let machine = M::load(payload).map_err(|e| format!("restore the machine: {e}"))?;
+        let applied = Applied {
+            machine,
+            clock: header.clock,
+            last_applied: header.meta.last_log_id,
+            membership: header.meta.last_membership.clone(),
+        };
+        Ok((applied, header.meta))
+    }
 }
-
-/// The last snapshot built or installed: its metadata and bytes.
-type StoredSnapshot = (SnapshotMeta<NodeId, Node>, Vec<u8>);
 
 /// The state machine store that openraft drives.
 pub struct StateMachineStore<M> {
     state: Arc<RwLock<Applied<M>>>,
     table: Arc<CommandTable>,
-    current: Arc<Mutex<Option<StoredSnapshot>>>,
+    snapshots: Arc<SnapshotDir>,
 }
 
-impl<M: Commands> StateMachineStore<M> {
-    /// A store over a fresh state.
-    pub fn new(table: Arc<CommandTable>) -> Self {
+impl<M> Clone for StateMachineStore<M> {
+    fn clone(&self) -> Self {
         StateMachineStore {
-            state: Arc::new(RwLock::new(Applied::default())),
-            table,
-            current: Arc::default(),
+            state: self.state.clone(),
+            table: self.table.clone(),
+            snapshots: self.snapshots.clone(),
         }
-    }
-
-    /// The shared state, for readers.
-    pub fn state(&self) -> Arc<RwLock<Applied<M>>> {
-        self.state.clone()
-    }
-
-    fn build(&self) -> StorageResult<Snapshot<TypeConfig>> {
-        let state = self.state.read().expect("state lock");
-        let data = codec::encode(&SnapshotRef {
-            clock: &state.clock,
-            machine: &state.machine,
-        })
-        .map_err(|e| snapshot_error(ErrorVerb::Write, e))?;
-        let last = state.last_applied;
-        let id = match last {
-            Some(l) => format!(
-                "{}-{}-{}",
-                l.leader_id.term,
-                l.index,
-                state.clock.now / 1_000_000
-            ),
-            None => format!("0-0-{}", state.clock.now / 1_000_000),
-        };
-        let meta = SnapshotMeta {
-            last_log_id: last,
-            last_membership: state.membership.clone(),
-            snapshot_id: id,
-        };
-        drop(state);
-        *self.current.lock().expect("snapshot lock") = Some((meta.clone(), data.clone()));
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        })
     }
 }
 
@@ -137,19 +112,80 @@ fn snapshot_error(verb: ErrorVerb, e: impl ToString) -> StorageError<NodeId> {
     }
 }
 
-impl<M: Commands> Clone for StateMachineStore<M> {
-    fn clone(&self) -> Self {
-        StateMachineStore {
-            state: self.state.clone(),
-            table: self.table.clone(),
-            current: self.current.clone(),
-        }
+impl<M: Commands> StateMachineStore<M> {
+    /// A store over the newest snapshot in `snapshots`, or a fresh state.
+    pub fn open(table: Arc<CommandTable>, snapshots: Arc<SnapshotDir>) -> Result<Self, String> {
+        let applied = match snapshots.newest()? {
+            Some(bytes) => {
+                let (applied, meta) = Applied::from_snapshot(&bytes)?;
+                tracing::info!("loaded snapshot {}", meta.snapshot_id);
+                applied
+            }
+            None => Applied::default(),
+        };
+        Ok(StateMachineStore {
+            state: Arc::new(RwLock::new(applied)),
+            table,
+            snapshots,
+        })
+    }
+
+    /// Replaces the state with one restored from a snapshot file made by
+    /// another cluster (`--restore`): its machine and clock, not its Raft
+    /// position.
+    pub fn restore(&self, bytes: &[u8]) -> Result<(), String> {
+        let (restored, _) = Applied::<M>::from_snapshot(bytes)?;
+        let mut state = self.state.write().expect("state lock");
+        state.machine = restored.machine;
+        state.clock = restored.clock;
+        Ok(())
+    }
+
+    /// The shared state, for readers.
+    pub fn state(&self) -> Arc<RwLock<Applied<M>>> {
+        self.state.clone()
+    }
+
+    /// Saves the state as it is now. The machine is serialized under the
+    /// read lock (applies wait meanwhile); the file is written after.
+    fn build(&self) -> Result<Snapshot<TypeConfig>, String> {
+        let (header, payload) = {
+            let state = self.state.read().expect("state lock");
+            let (term, index) = state
+                .last_applied
+                .map_or((0, 0), |l| (l.leader_id.term, l.index));
+            let meta = SnapshotMeta {
+                last_log_id: state.last_applied,
+                last_membership: state.membership.clone(),
+                snapshot_id: snapshot::new_id(term, index, &state.clock),
+            };
+            let header = Header {
+                clock: state.clock.clone(),
+                meta,
+            };
+            (header, state.machine.save()?)
+        };
+        let bytes = snapshot::encode(&header, &payload)?;
+        self.snapshots.write(&header.meta.snapshot_id, &bytes)?;
+        tracing::info!(
+            "snapshot {} saved ({} bytes)",
+            header.meta.snapshot_id,
+            bytes.len()
+        );
+        Ok(Snapshot {
+            meta: header.meta,
+            snapshot: Box::new(Cursor::new(bytes)),
+        })
     }
 }
 
 impl<M: Commands> RaftSnapshotBuilder<TypeConfig> for StateMachineStore<M> {
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
-        self.build()
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.build())
+            .await
+            .map_err(|e| snapshot_error(ErrorVerb::Write, e))?
+            .map_err(|e| snapshot_error(ErrorVerb::Write, e))
     }
 }
 
@@ -203,31 +239,39 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
+    /// Installs a snapshot sent by the leader: kept as a file, then loaded.
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<NodeId, Node>,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> StorageResult<()> {
-        let data = snapshot.into_inner();
-        let (clock, machine): (Clock, M) =
-            codec::decode::<(Clock, M)>(&data).map_err(|e| snapshot_error(ErrorVerb::Read, e))?;
-        let mut state = self.state.write().expect("state lock");
-        *state = Applied {
-            machine,
-            clock,
-            last_applied: meta.last_log_id,
-            membership: meta.last_membership.clone(),
-        };
-        drop(state);
-        *self.current.lock().expect("snapshot lock") = Some((meta.clone(), data));
+        let bytes = snapshot.into_inner();
+        let (applied, _) =
+            Applied::<M>::from_snapshot(&bytes).map_err(|e| snapshot_error(ErrorVerb::Read, e))?;
+        let snapshots = self.snapshots.clone();
+        let id = meta.snapshot_id.clone();
+        tokio::task::spawn_blocking(move || snapshots.write(&id, &bytes))
+            .await
+            .map_err(|e| snapshot_error(ErrorVerb::Write, e))?
+            .map_err(|e| snapshot_error(ErrorVerb::Write, e))?;
+        tracing::info!("installed snapshot {}", meta.snapshot_id);
+        *self.state.write().expect("state lock") = applied;
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
-        let current = self.current.lock().expect("snapshot lock").clone();
-        Ok(current.map(|(meta, data)| Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
+        let Some(bytes) = self
+            .snapshots
+            .newest()
+            .map_err(|e| snapshot_error(ErrorVerb::Read, e))?
+        else {
+            return Ok(None);
+        };
+        let (header, _) =
+            snapshot::decode(&bytes).map_err(|e| snapshot_error(ErrorVerb::Read, e))?;
+        Ok(Some(Snapshot {
+            meta: header.meta,
+            snapshot: Box::new(Cursor::new(bytes)),
         }))
     }
 }

@@ -1,0 +1,69 @@
+//! Deterministic time and random numbers, across nodes and leader changes.
+
+use redis::Value;
+use std::time::{Duration, Instant};
+use uhaha_tests::{Cluster, PATIENCE};
+
+const TYPED: &str = env!("CARGO_BIN_EXE_typed");
+
+/// Waits until node `i` answers `args` with `expected` (open reads).
+fn eventually(cluster: &Cluster, i: usize, args: &[&str], expected: &Value) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let got = cluster.query(i, args).expect("a reply");
+        if got == *expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node {i}: {args:?} is {got:?}, not {expected:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn every_node_sees_the_same_random_numbers_and_times() {
+    let cluster = Cluster::start(TYPED, 3, &["--openreads"]);
+    let leader = cluster.leader();
+    let rolled: Vec<i64> = (0..20)
+        .map(|_| redis::from_redis_value(cluster.via(leader, &["ROLL"])).unwrap())
+        .collect();
+    assert!(
+        rolled.windows(2).any(|w| w[0] != w[1]),
+        "numbers vary: {rolled:?}"
+    );
+    let history = cluster.query(leader, &["ROLLS"]).unwrap();
+    let Value::Array(items) = &history else {
+        panic!("{history:?}")
+    };
+    assert_eq!(items.len(), 20);
+    for i in 0..3 {
+        eventually(&cluster, i, &["ROLLS"], &history);
+    }
+}
+
+#[test]
+fn machine_time_strictly_increases_across_a_leader_kill() {
+    let mut cluster = Cluster::start(TYPED, 3, &["--openreads"]);
+    let stamp = |c: &Cluster, via: usize| -> i64 {
+        redis::from_redis_value(c.via(via, &["STAMP"])).unwrap()
+    };
+    let first = cluster.leader();
+    let mut stamps: Vec<i64> = (0..5).map(|_| stamp(&cluster, first)).collect();
+    cluster.kill(first);
+    let second = cluster.leader();
+    stamps.extend((0..5).map(|_| stamp(&cluster, second)));
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{stamps:?}");
+    // MACHINE's time moves on while idle: the new leader ticks.
+    let now = |c: &Cluster| -> i64 {
+        let map: Vec<(String, i64)> = redis::from_redis_value(c.via(second, &["MACHINE"])).unwrap();
+        map[1].1
+    };
+    let before = now(&cluster);
+    let deadline = Instant::now() + PATIENCE;
+    while now(&cluster) <= before {
+        assert!(Instant::now() < deadline, "the machine clock is stuck");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

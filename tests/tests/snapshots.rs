@@ -1,0 +1,262 @@
+//! Snapshots: taken, listed, read back, restored into a new cluster,
+//! installed on a follower that fell behind, and keeping the disk bounded.
+
+use redis::Value;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use uhaha_tests::{data_dir, dir_arg, free_addr, Cluster, NodeProcess, PATIENCE};
+
+const KVDB: &str = env!("CARGO_BIN_EXE_kvdb-node");
+const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
+
+fn bytes(value: Value) -> Vec<u8> {
+    redis::from_redis_value(value).expect("bytes")
+}
+
+fn error_text(result: redis::RedisResult<Value>) -> String {
+    let e = result.expect_err("an error reply");
+    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
+        .trim()
+        .to_string()
+}
+
+fn dir_size(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let meta = e.metadata().unwrap();
+                    if meta.is_dir() {
+                        dir_size(&e.path())
+                    } else {
+                        meta.len()
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_snapshot_is_taken_listed_read_and_restored_into_a_new_cluster() {
+    let cluster = Cluster::start(KVDB, 1, &[]);
+    for i in 0..200 {
+        cluster
+            .query(0, &["SET", &format!("key{i:03}"), &format!("value {i}")])
+            .unwrap();
+    }
+    let now: Vec<(String, Value)> =
+        redis::from_redis_value(cluster.query(0, &["RAFT", "SNAPSHOT", "NOW"]).unwrap()).unwrap();
+    assert_eq!(
+        now.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["id", "size", "timestamp"]
+    );
+    let id: String = redis::from_redis_value(now[0].1.clone()).unwrap();
+    let size: i64 = redis::from_redis_value(now[1].1.clone()).unwrap();
+    let list = cluster.query(0, &["RAFT", "SNAPSHOT", "LIST"]).unwrap();
+    assert!(format!("{list:?}").contains(&id), "{list:?}");
+
+    let whole = bytes(
+        cluster
+            .query(0, &["RAFT", "SNAPSHOT", "READ", &id])
+            .unwrap(),
+    );
+    assert_eq!(whole.len() as i64, size);
+    assert!(whole.starts_with(b"UHAHASNP"));
+    let mut pieces = Vec::new();
+    let mut offset = 0;
+    while offset < whole.len() {
+        let piece = bytes(
+            cluster
+                .query(
+                    0,
+                    &[
+                        "RAFT",
+                        "SNAPSHOT",
+                        "READ",
+                        &id,
+                        "RANGE",
+                        &offset.to_string(),
+                        "97",
+                    ],
+                )
+                .unwrap(),
+        );
+        assert!(!piece.is_empty() && piece.len() <= 97);
+        offset += piece.len();
+        pieces.extend(piece);
+    }
+    assert_eq!(pieces, whole, "ranges put together are the whole file");
+    let past = cluster
+        .query(
+            0,
+            &[
+                "RAFT",
+                "SNAPSHOT",
+                "READ",
+                &id,
+                "range",
+                &whole.len().to_string(),
+                "10",
+            ],
+        )
+        .unwrap();
+    assert_eq!(past, Value::Nil);
+    let path: String = redis::from_redis_value(
+        cluster
+            .query(0, &["RAFT", "SNAPSHOT", "FILE", &id])
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), whole);
+    for bad in ["../../etc/passwd", "1-2", "..", "1-2-3/../x"] {
+        assert_eq!(
+            error_text(cluster.query(0, &["RAFT", "SNAPSHOT", "READ", bad])),
+            "ERR invalid snapshot id",
+            "{bad}"
+        );
+        assert_eq!(
+            error_text(cluster.query(0, &["RAFT", "SNAPSHOT", "FILE", bad])),
+            "ERR invalid snapshot id",
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        error_text(cluster.query(0, &["RAFT", "SNAPSHOT", "READ", &id, "RANGE", "-1", "5"])),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        error_text(cluster.query(0, &["RAFT", "SNAPSHOT", "READ", &id, "SPAN", "0", "5"])),
+        "ERR syntax error"
+    );
+
+    // A new cluster from the file: the same state, and joiners agree.
+    let backup = data_dir();
+    let file = backup.path().join("backup.snap");
+    std::fs::write(&file, &whole).unwrap();
+    let file = dir_arg(&file);
+    let restored_dir = data_dir();
+    let dir = dir_arg(restored_dir.path());
+    let addr = free_addr();
+    let first = NodeProcess::start_at(
+        KVDB,
+        &addr,
+        &["-d", &dir, "--restore", &file, "--openreads"],
+    );
+    let keys = cluster.query(0, &["KEYS", "*"]).unwrap();
+    let mut con = first.client();
+    assert_eq!(
+        redis::cmd("KEYS")
+            .arg("*")
+            .query::<Value>(&mut con)
+            .unwrap(),
+        keys
+    );
+    assert_eq!(
+        redis::cmd("GET")
+            .arg("key123")
+            .query::<String>(&mut con)
+            .unwrap(),
+        "value 123"
+    );
+    let joiners: Vec<NodeProcess> = (2..=3)
+        .map(|id| {
+            let id = id.to_string();
+            NodeProcess::start_at(
+                KVDB,
+                &free_addr(),
+                &["-n", &id, "-d", &dir, "-j", &addr, "--openreads"],
+            )
+        })
+        .collect();
+    for joiner in &joiners {
+        let mut con = joiner.client();
+        let deadline = Instant::now() + PATIENCE;
+        while redis::cmd("KEYS")
+            .arg("*")
+            .query::<Value>(&mut con)
+            .unwrap()
+            != keys
+        {
+            assert!(
+                Instant::now() < deadline,
+                "a joiner of the restored cluster diverged"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    // --restore is for new nodes only.
+    let again = std::process::Command::new(KVDB)
+        .args(["-a", &free_addr(), "-d", &dir, "--restore", &file])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("data directory already exists"));
+    let with_join = std::process::Command::new(KVDB)
+        .args(["--restore", &file, "-j", &addr])
+        .output()
+        .unwrap();
+    assert!(!with_join.status.success());
+    assert!(String::from_utf8_lossy(&with_join.stderr).contains("cannot be used with -j"));
+}
+
+#[test]
+fn a_follower_that_missed_the_compacted_log_catches_up_by_snapshot() {
+    let mut cluster = Cluster::start(TICKET, 3, &["--snapshot-logs", "50", "--openreads"]);
+    let leader = cluster.leader();
+    let behind = (leader + 1) % 3;
+    cluster.kill(behind);
+    let mut last = 0;
+    for _ in 0..300 {
+        last = cluster.ticket_via(leader);
+    }
+    cluster.restart(behind);
+    let node = cluster.nodes[behind].as_mut().unwrap();
+    node.wait_for_line("installed snapshot");
+    let deadline = Instant::now() + PATIENCE;
+    while cluster.query(behind, &["LAST"]).unwrap() != Value::Int(last) {
+        assert!(Instant::now() < deadline, "the follower did not catch up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn disk_use_stays_bounded_under_endless_writes() {
+    let dir = data_dir();
+    let node = NodeProcess::start(
+        TICKET,
+        &[
+            "-d",
+            &dir_arg(dir.path()),
+            "--snapshot-logs",
+            "100",
+            "--nosync",
+        ],
+    );
+    let mut con = node.client();
+    let mut sizes = Vec::new();
+    for round in 0..6 {
+        for _ in 0..600 {
+            let _: i64 = redis::cmd("TICKET").query(&mut con).unwrap();
+        }
+        let size = dir_size(dir.path());
+        eprintln!("after {} writes: {size} bytes", (round + 1) * 600);
+        sizes.push(size);
+    }
+    let bound = 16 << 20;
+    assert!(
+        sizes.iter().all(|s| *s < bound),
+        "the data dir outgrew {bound} bytes: {sizes:?}"
+    );
+    assert!(
+        sizes[5] <= sizes[1] * 2,
+        "the data dir keeps growing: {sizes:?}"
+    );
+    let snapshots = dir.path().join("ticket/1/snapshots");
+    assert!(
+        std::fs::read_dir(snapshots).unwrap().count() <= 3,
+        "old snapshots are dropped"
+    );
+}

@@ -1,0 +1,32 @@
+//! The ticker: on the leader, a `TICK` write every interval, which runs the
+//! machine's `#[tick]` method on every node and moves the machine clock
+//! forward while the cluster is idle. Ticks share entries with client
+//! writes, so they cost nothing under load.
+
+use super::{Proposer, Raft, TICK};
+use bytes::Bytes;
+use std::time::Duration;
+
+/// Starts the ticker of node `raft`.
+pub fn start(raft: Raft, proposer: Proposer, every: Duration) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let leads = {
+                let metrics = raft.metrics();
+                let m = metrics.borrow();
+                m.current_leader == Some(m.id)
+            };
+            if leads {
+                // Wait for the tick to apply, so that ticks never pile up.
+                let reply = proposer.propose(vec![Bytes::from_static(TICK)]).await;
+                let _ = reply.await;
+            }
+            if raft.metrics().borrow().running_state.is_err() {
+                return;
+            }
+        }
+    });
+}
