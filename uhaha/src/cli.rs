@@ -77,6 +77,23 @@ struct Flags {
         help_heading = "Security options"
     )]
     tls_key: Option<PathBuf>,
+    /// CA certificate that nodes verify each other's certificates with
+    /// (default: the certificates in --tls-cert)
+    #[arg(
+        long = "tls-ca",
+        value_name = "path",
+        help_heading = "Security options"
+    )]
+    tls_ca: Option<PathBuf>,
+    /// Seconds a new connection may take to send its first request (TLS
+    /// handshake included) before it is closed
+    #[arg(
+        long = "handshake-timeout",
+        value_name = "secs",
+        default_value_t = 10,
+        help_heading = "Security options"
+    )]
+    handshake_timeout: u64,
     /// Cluster authorization, shared by all servers and clients
     #[arg(long = "auth", value_name = "auth", help_heading = "Security options")]
     auth: Option<String>,
@@ -158,7 +175,7 @@ pub fn parse<M: Machine>(table: &CommandTable) -> Config {
         std::process::exit(0);
     }
     init_logging(&flags.level);
-    refuse_unsupported(&flags);
+    check_combinations(&flags);
     if let Some(addr) = &flags.advertise {
         check_advertise(addr);
     }
@@ -180,25 +197,30 @@ pub fn parse<M: Machine>(table: &CommandTable) -> Config {
         tick: Duration::from_millis(flags.tick.max(1)),
         snapshot_logs: flags.snapshot_logs.max(1),
         restore: flags.restore,
+        tls_cert: flags.tls_cert,
+        tls_key: flags.tls_key,
+        tls_ca: flags.tls_ca,
+        handshake_timeout: Duration::from_secs(flags.handshake_timeout.max(1)),
         limits: Limits::default(),
     }
 }
 
-/// Exits with a clear message for a flag whose feature has not landed yet.
-fn refuse_unsupported(flags: &Flags) {
+/// Exits with uhaha's messages for flags that do not go together.
+fn check_combinations(flags: &Flags) {
+    let fail = |message: &str| -> ! {
+        eprintln!("{message}");
+        std::process::exit(1)
+    };
     if flags.restore.is_some() && flags.join.is_some() {
-        eprintln!("flag --restore cannot be used with -j: a restored node starts a new cluster");
-        std::process::exit(1);
+        fail("flag --restore cannot be used with -j: a restored node starts a new cluster");
     }
-    let unsupported = [
-        ("--tls-cert", flags.tls_cert.is_some()),
-        ("--tls-key", flags.tls_key.is_some()),
-    ];
-    for (flag, given) in unsupported {
-        if given {
-            eprintln!("flag {flag} is not supported yet");
-            std::process::exit(2);
-        }
+    match (&flags.tls_cert, &flags.tls_key) {
+        (Some(_), None) => fail("flag --tls-key cannot be empty when --tls-cert is provided"),
+        (None, Some(_)) => fail("flag --tls-cert cannot be empty when --tls-key is provided"),
+        _ => {}
+    }
+    if flags.tls_ca.is_some() && flags.tls_cert.is_none() {
+        fail("flag --tls-ca needs --tls-cert and --tls-key");
     }
 }
 

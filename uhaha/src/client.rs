@@ -1,14 +1,14 @@
 //! A minimal Redis client for node-to-node calls (joining a cluster): send
 //! one command, read one reply. Replies are parsed by `redis-protocol`.
 
+use crate::tls::{dial, Stream, Tls};
 use redis_protocol::resp2::decode::decode;
 use redis_protocol::resp2::types::OwnedFrame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// A connection to another node's Redis port.
 pub struct NodeClient {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     buf: Vec<u8>,
 }
 
@@ -31,9 +31,14 @@ impl std::fmt::Display for CallError {
 }
 
 impl NodeClient {
-    /// Connects, and authenticates when `auth` is given.
-    pub async fn connect(addr: &str, auth: Option<&str>) -> Result<NodeClient, CallError> {
-        let stream = TcpStream::connect(addr).await.map_err(CallError::Io)?;
+    /// Connects (under TLS when `tls` is given), and authenticates when
+    /// `auth` is given.
+    pub async fn connect(
+        addr: &str,
+        auth: Option<&str>,
+        tls: Option<&Tls>,
+    ) -> Result<NodeClient, CallError> {
+        let stream = dial(addr, tls).await.map_err(CallError::Io)?;
         let mut client = NodeClient {
             stream,
             buf: Vec::new(),

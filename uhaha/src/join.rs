@@ -3,7 +3,8 @@
 //! electing.
 
 use crate::client::{CallError, NodeClient};
-use crate::raft::NodeId;
+use crate::node::Config;
+use crate::tls::Tls;
 use std::time::{Duration, Instant};
 
 /// How long a node keeps trying to join before giving up.
@@ -11,23 +12,23 @@ const JOIN_DEADLINE: Duration = Duration::from_secs(60);
 /// How long it waits between tries.
 const RETRY_DELAY: Duration = Duration::from_millis(250);
 
-/// Asks the cluster at `addr` to add node `id`, reachable at `my_addr`, and
+/// Asks the cluster at `addr` to add this node, reachable at `my_addr`, and
 /// returns once the leader has added it (which, for a voter, means it has
 /// caught up and been promoted).
 pub async fn join(
     addr: &str,
-    auth: Option<&str>,
-    id: NodeId,
+    config: &Config,
+    tls: Option<&Tls>,
     my_addr: &str,
-    voter: bool,
 ) -> Result<(), String> {
-    let suffrage = if voter { "voter" } else { "nonvoter" };
+    let (id, auth) = (config.id, config.auth.as_deref());
+    let suffrage = if config.nonvoter { "nonvoter" } else { "voter" };
     tracing::info!("joining existing cluster at {addr} as {suffrage}");
     let deadline = Instant::now() + JOIN_DEADLINE;
     let mut target = addr.to_string();
     loop {
         let attempt = async {
-            let mut client = NodeClient::connect(&target, auth).await?;
+            let mut client = NodeClient::connect(&target, auth, tls).await?;
             client
                 .call(&["RAFT", "SERVER", "ADD", &id.to_string(), my_addr, suffrage])
                 .await
@@ -41,6 +42,11 @@ pub async fn join(
             }
             Err(CallError::Reply(e)) if !e.starts_with("CLUSTERDOWN") => {
                 return Err(format!("raft server add: {e}"));
+            }
+            // A certificate the other side refuses, or one this node does
+            // not trust, will not mend by itself.
+            Err(CallError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(format!("could not join the cluster at {target}: TLS: {e}"));
             }
             Err(e) => {
                 if Instant::now() > deadline {

@@ -61,6 +61,7 @@ mod resp;
 mod server;
 mod session;
 mod snapshot;
+mod tls;
 
 pub use bytes::Bytes;
 pub use command::{ArgError, FromArg, IntoReply, Reply};

@@ -10,6 +10,7 @@ use crate::raft::{
 };
 use crate::resp::Limits;
 use crate::snapshot::SnapshotDir;
+use crate::tls::Tls;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
@@ -52,6 +53,16 @@ pub struct Config {
     pub restore: Option<PathBuf>,
     /// Sizes a request may not exceed.
     pub limits: Limits,
+    /// The node's TLS certificate chain and key (`--tls-cert`,
+    /// `--tls-key`): every connection on the port then speaks TLS.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// The CA that peers' certificates must chain to (`--tls-ca`); the
+    /// node's own certificate file when `None`.
+    pub tls_ca: Option<PathBuf>,
+    /// How long a new connection may take to send its first request (its
+    /// TLS handshake included), or a peer to prove itself.
+    pub handshake_timeout: Duration,
 }
 
 /// What every connection of a node shares.
@@ -64,6 +75,8 @@ pub struct Shared<M> {
     pub cluster: Cluster,
     pub proposer: Proposer,
     pub reads: ReadBarrier,
+    /// The node's TLS settings, when it uses TLS.
+    pub tls: Option<Tls>,
     pub next_client_id: AtomicU64,
     /// Notified when a client sends `SHUTDOWN`.
     pub shutdown: Notify,
@@ -97,7 +110,12 @@ pub async fn start<M: Commands>(config: Config) -> Result<Arc<Shared<M>>, String
         .clone()
         .unwrap_or_else(|| bound.to_string());
 
-    let network = Network::new(config.id, config.auth.as_deref().unwrap_or(""));
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(Tls::load(cert, key, config.tls_ca.as_deref())?),
+        _ => None,
+    };
+    let secret = config.auth.as_deref().unwrap_or("");
+    let network = Network::new(config.id, secret, tls.clone());
     let raft = Raft::new(
         config.id,
         raft::raft_config(M::NAME, config.snapshot_logs),
@@ -117,6 +135,7 @@ pub async fn start<M: Commands>(config: Config) -> Result<Arc<Shared<M>>, String
         table,
         state,
         snapshots,
+        tls,
         next_client_id: AtomicU64::new(1),
         shutdown: Notify::new(),
     });
@@ -130,14 +149,7 @@ pub async fn start<M: Commands>(config: Config) -> Result<Arc<Shared<M>>, String
             tracing::warn!("ignoring join request because server already belongs to a cluster");
         }
     } else if let Some(join) = &config.join {
-        crate::join::join(
-            join,
-            config.auth.as_deref(),
-            config.id,
-            &my_addr,
-            !config.nonvoter,
-        )
-        .await?;
+        crate::join::join(join, config, shared.tls.as_ref(), &my_addr).await?;
     } else {
         tracing::info!("bootstrapping new cluster");
         raft.initialize(Cluster::bootstrap_members(config.id, my_addr))

@@ -5,20 +5,21 @@
 //! (aws-lc-rs) is a long C build, and with both or neither enabled rustls
 //! panics at run time.
 //!
-//! Nodes verify each other's certificates against `--tls-ca` when given;
+//! Nodes verify each other's certificates, both ways, against `--tls-ca` when given;
 //! otherwise against the certificates in the node's own `--tls-cert` file,
 //! which covers the usual setups (one self-signed certificate shared by all
 //! nodes, or a full chain that ends in the cluster's CA) without touching
 //! the system's trust store. The name checked is the host of the address a
 //! node dials, IP address or DNS name.
 
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
 use std::path::Path;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
 
 /// The first byte of a TLS handshake record: how the listener tells a TLS
@@ -47,33 +48,52 @@ impl Tls {
     /// Loads the node's certificate and key, and the CA that peers'
     /// certificates must chain to.
     pub fn load(cert: &Path, key: &Path, ca: Option<&Path>) -> Result<Tls, String> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
         let chain = certificates(cert)?;
-        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("read {}: {e}", key.display()))?;
-        let server = ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_no_client_auth()
-            .with_single_cert(chain.clone(), key)
-            .map_err(|e| format!("TLS certificate and key: {e}"))?;
+        let key = PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| format!("read {}: {e}", key.display()))?;
         let mut roots = RootCertStore::empty();
         let trusted = match ca {
             Some(ca) => certificates(ca)?,
-            None => chain,
+            None => chain.clone(),
         };
         let (added, _) = roots.add_parsable_certificates(trusted);
         if added == 0 {
             return Err("no usable CA certificate to verify peers with".into());
         }
+        let roots = Arc::new(roots);
+        // Clients may come without a certificate; a certificate that is
+        // presented must chain to the CA, and peers must present one.
+        let verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| format!("TLS client verifier: {e}"))?;
+        let server = ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain.clone(), key.clone_key())
+            .map_err(|e| format!("TLS certificate and key: {e}"))?;
         let client = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
             .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| format!("TLS certificate and key: {e}"))?;
         Ok(Tls {
             acceptor: TlsAcceptor::from(Arc::new(server)),
             connector: TlsConnector::from(Arc::new(client)),
         })
+    }
+
+    /// Whether the other side of a server connection proved a certificate
+    /// (peers must; clients need not).
+    pub fn has_client_certificate(stream: &server::TlsStream<TcpStream>) -> bool {
+        stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .is_some_and(|c| !c.is_empty())
     }
 
     /// Runs the server side of a handshake.
@@ -83,18 +103,23 @@ impl Tls {
 
     /// Runs the client side of a handshake with the node at `addr`,
     /// checking its certificate for `addr`'s host.
-    pub async fn connect(&self, addr: &str, stream: TcpStream) -> std::io::Result<client::TlsStream<TcpStream>> {
+    pub async fn connect(
+        &self,
+        addr: &str,
+        stream: TcpStream,
+    ) -> std::io::Result<client::TlsStream<TcpStream>> {
         let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let name = ServerName::try_from(host.to_string())
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{host}: {e}")))?;
+        let name = ServerName::try_from(host.to_string()).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{host}: {e}"))
+        })?;
         self.connector.connect(name, stream).await
     }
 }
 
 /// A connection to another node, under TLS or not.
-pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
 
 /// Dials the node at `addr`, under TLS when the node uses it.
 pub async fn dial(addr: &str, tls: Option<&Tls>) -> std::io::Result<Box<dyn Stream>> {

@@ -294,6 +294,30 @@ mod tests {
         );
     }
 
+    /// A bounded property test over random arguments: every parser agrees
+    /// with the standard library, never panics and never yields a NaN.
+    #[test]
+    fn random_arguments_parse_like_the_standard_library() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet = b"0123456789-+.eEinfINFaxyz \xff\x00";
+        for _ in 0..50_000 {
+            let len = (next() % 24) as usize;
+            let arg: Vec<u8> = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+            let text = std::str::from_utf8(&arg).ok();
+            assert_eq!(i64::from_arg(&arg).ok(), text.and_then(|t| t.parse().ok()), "{arg:?}");
+            assert_eq!(u16::from_arg(&arg).ok(), text.and_then(|t| t.parse().ok()), "{arg:?}");
+            assert!(f64::from_arg(&arg).map_or(true, |f| !f.is_nan()), "{arg:?}");
+            assert_eq!(String::from_arg(&arg).is_ok(), text.is_some());
+            let _ = bool::from_arg(&arg);
+        }
+    }
+
     #[test]
     fn args_walk_required_optional_and_rest() {
         let values = args(&["k", "1", "a", "b"]);

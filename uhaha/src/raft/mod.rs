@@ -57,7 +57,7 @@ pub type StorageResult<T> = Result<T, openraft::StorageError<NodeId>>;
 pub type Command = Vec<Bytes>;
 
 pub use network::Network;
-pub use peer::{check_handshake, serve_peer, stop_removed, HANDSHAKE_DEADLINE, MAGIC};
+pub use peer::{check_handshake, serve_peer, stop_removed, MAGIC};
 
 /// The Raft settings of a uhaha node that snapshots every `snapshot_logs`
 /// entries.

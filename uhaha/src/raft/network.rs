@@ -4,6 +4,7 @@
 
 use super::peer::{read_frame, send_handshake, write_frame, PeerRequest, PeerResponse};
 use super::{Node, NodeId, TypeConfig};
+use crate::tls::{dial, Stream, Tls};
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
 };
@@ -14,34 +15,41 @@ use openraft::raft::{
 };
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 
 /// Creates a [`PeerClient`] per peer.
 #[derive(Clone)]
 pub struct Network {
     id: NodeId,
     secret: Arc<str>,
+    tls: Option<Tls>,
 }
 
 impl Network {
-    /// The network of node `id`, proving `secret` to its peers.
-    pub fn new(id: NodeId, secret: &str) -> Network {
+    /// The network of node `id`, proving `secret` to its peers, under TLS
+    /// when `tls` is given.
+    pub fn new(id: NodeId, secret: &str, tls: Option<Tls>) -> Network {
         Network {
             id,
             secret: secret.into(),
+            tls,
+        }
+    }
+
+    /// A client for node `target` at `addr`; it connects on first use.
+    fn client(&self, target: NodeId, addr: &str) -> PeerClient {
+        debug_assert_ne!(target, self.id, "a node never dials itself");
+        PeerClient {
+            network: self.clone(),
+            target,
+            addr: addr.to_string(),
+            stream: None,
         }
     }
 
     /// Tells node `target` at `addr` that it was removed from the cluster;
     /// best effort, as the node may be down.
     pub async fn tell_removed(&self, target: NodeId, addr: &str) {
-        let mut client = PeerClient {
-            from: self.id,
-            target,
-            addr: addr.to_string(),
-            secret: self.secret.clone(),
-            stream: None,
-        };
+        let mut client = self.client(target, addr);
         if client
             .call(PeerRequest::Removed, Duration::from_secs(2))
             .await
@@ -54,25 +62,17 @@ impl Network {
 
 /// The client for one peer.
 pub struct PeerClient {
-    from: NodeId,
+    network: Network,
     target: NodeId,
     addr: String,
-    secret: Arc<str>,
-    stream: Option<TcpStream>,
+    stream: Option<Box<dyn Stream>>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: NodeId, node: &Node) -> PeerClient {
-        debug_assert_ne!(target, self.id, "a node never dials itself");
-        PeerClient {
-            from: self.id,
-            target,
-            addr: node.addr.clone(),
-            secret: self.secret.clone(),
-            stream: None,
-        }
+        self.client(target, &node.addr)
     }
 }
 
@@ -84,10 +84,9 @@ enum Failure {
 }
 
 impl PeerClient {
-    async fn connect(&self) -> std::io::Result<TcpStream> {
-        let mut stream = TcpStream::connect(&self.addr).await?;
-        stream.set_nodelay(true)?;
-        send_handshake(&mut stream, &self.secret).await?;
+    async fn connect(&self) -> std::io::Result<Box<dyn Stream>> {
+        let mut stream = dial(&self.addr, self.network.tls.as_ref()).await?;
+        send_handshake(&mut stream, &self.network.secret).await?;
         Ok(stream)
     }
 
@@ -126,7 +125,7 @@ impl PeerClient {
             Failure::Network(e) => RPCError::Network(NetworkError::new(&e)),
             Failure::Timeout => RPCError::Timeout(Timeout {
                 action,
-                id: self.from,
+                id: self.network.id,
                 target: self.target,
                 timeout: ttl,
             }),

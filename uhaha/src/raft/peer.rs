@@ -16,7 +16,6 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The bytes a peer connection opens with.
@@ -24,9 +23,6 @@ pub const MAGIC: &[u8] = b"\0uhaha-raft-1\n";
 
 /// Most bytes in one frame: an append or a snapshot chunk.
 const MAX_FRAME: usize = 512 << 20;
-
-/// How long a peer may take to finish its handshake.
-pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// A Raft RPC.
 #[derive(Serialize, Deserialize)]
