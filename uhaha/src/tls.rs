@@ -5,12 +5,11 @@
 //! (aws-lc-rs) is a long C build, and with both or neither enabled rustls
 //! panics at run time.
 //!
-//! Nodes verify each other's certificates, both ways, against `--tls-ca` when given;
-//! otherwise against the certificates in the node's own `--tls-cert` file,
-//! which covers the usual setups (one self-signed certificate shared by all
-//! nodes, or a full chain that ends in the cluster's CA) without touching
-//! the system's trust store. The name checked is the host of the address a
-//! node dials, IP address or DNS name.
+//! Nodes verify each other's certificates, both ways, against `--tls-ca`
+//! when given; otherwise against the certificates in the node's own
+//! `--tls-cert` file (a full chain that ends in the cluster's CA), without
+//! touching the system's trust store. The name checked is the host of the
+//! address a node dials, IP address or DNS name.
 
 use std::path::Path;
 use std::sync::Arc;
