@@ -308,10 +308,20 @@ mod tests {
         let alphabet = b"0123456789-+.eEinfINFaxyz \xff\x00";
         for _ in 0..50_000 {
             let len = (next() % 24) as usize;
-            let arg: Vec<u8> = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+            let arg: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
             let text = std::str::from_utf8(&arg).ok();
-            assert_eq!(i64::from_arg(&arg).ok(), text.and_then(|t| t.parse().ok()), "{arg:?}");
-            assert_eq!(u16::from_arg(&arg).ok(), text.and_then(|t| t.parse().ok()), "{arg:?}");
+            assert_eq!(
+                i64::from_arg(&arg).ok(),
+                text.and_then(|t| t.parse().ok()),
+                "{arg:?}"
+            );
+            assert_eq!(
+                u16::from_arg(&arg).ok(),
+                text.and_then(|t| t.parse().ok()),
+                "{arg:?}"
+            );
             assert!(f64::from_arg(&arg).map_or(true, |f| !f.is_nan()), "{arg:?}");
             assert_eq!(String::from_arg(&arg).is_ok(), text.is_some());
             let _ = bool::from_arg(&arg);
