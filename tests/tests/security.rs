@@ -161,52 +161,26 @@ fn a_node_without_the_secret_or_with_an_untrusted_certificate_cannot_join() {
     let first = start(&pki, &dir, 1, None, &["--auth", "s3cret"]);
     let leader = first.addr.to_string();
 
-    let mut args: Vec<String> = vec![
-        "-n".into(),
-        "2".into(),
-        "-d".into(),
-        dir_arg(dir.path()),
-        "-j".into(),
-        leader.clone(),
-        "--auth".into(),
-        "wrong".into(),
-    ];
-    args.extend(pki.flags());
-    let out = std::process::Command::new(TICKET)
-        .args(["-a", &free_addr()])
-        .args(&args)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("WRONGPASS"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-
-    let stranger = Pki::new();
-    let mut args: Vec<String> = vec![
-        "-n".into(),
-        "3".into(),
-        "-d".into(),
-        dir_arg(dir.path()),
-        "-j".into(),
-        leader.clone(),
-        "--auth".into(),
-        "s3cret".into(),
-    ];
-    args.extend(stranger.flags());
-    let out = std::process::Command::new(TICKET)
-        .args(["-a", &free_addr()])
-        .args(&args)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("TLS"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Joins node `id` with `secret` under `pki`; returns its stderr once it
+    // has given up.
+    let failed_join = |id: &str, secret: &str, pki: &Pki| -> String {
+        let dir = dir_arg(dir.path());
+        let mut args: Vec<String> = ["-n", id, "-d", &dir, "-j", &leader, "--auth", secret]
+            .map(String::from)
+            .to_vec();
+        args.extend(pki.flags());
+        let out = std::process::Command::new(TICKET)
+            .args(["-a", &free_addr()])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "node {id} must not start");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let wrong_secret = failed_join("2", "wrong", &pki);
+    assert!(wrong_secret.contains("WRONGPASS"), "{wrong_secret}");
+    let untrusted = failed_join("3", "s3cret", &Pki::new());
+    assert!(untrusted.contains("TLS"), "{untrusted}");
 
     let mut con = pki.client(&leader, Some("s3cret")).unwrap();
     let list: Vec<redis::Value> = redis::cmd("RAFT")
