@@ -23,6 +23,8 @@ pub struct NodeProcess {
     /// The address it listens on.
     pub addr: SocketAddr,
     lines: mpsc::Receiver<String>,
+    /// Every line received so far, for [`NodeProcess::has_logged`].
+    history: Vec<String>,
 }
 
 impl NodeProcess {
@@ -67,6 +69,7 @@ impl NodeProcess {
             child,
             addr: "0.0.0.0:0".parse().unwrap(),
             lines,
+            history: Vec::new(),
         };
         let listening = node.wait_for_line("server listening at ");
         let addr = listening.rsplit(' ').next().expect("an address");
@@ -76,19 +79,34 @@ impl NodeProcess {
         node
     }
 
+    /// Waits until the node has logged a line containing `needle`, at any
+    /// time since it started: for events that may come before or after
+    /// readiness.
+    pub fn has_logged(&mut self, needle: &str) -> String {
+        match self.history.iter().find(|l| l.contains(needle)) {
+            Some(line) => line.clone(),
+            None => self.wait_for_line(needle),
+        }
+    }
+
     /// Waits until the node logs [`READY`].
     pub fn wait_ready(&mut self) {
         self.wait_for_line(READY);
     }
 
-    /// Waits for a log line containing `needle` and returns it.
+    /// Waits for a log line containing `needle` that comes after the lines
+    /// waited for so far, and returns it.
     pub fn wait_for_line(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
+                Ok(line) => {
+                    self.history.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
                 Err(_) => {
                     let status = self.child.try_wait();
                     panic!("no log line with {needle:?} (process status: {status:?})");

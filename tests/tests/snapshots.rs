@@ -214,7 +214,7 @@ fn a_follower_that_missed_the_compacted_log_catches_up_by_snapshot() {
     }
     cluster.restart(behind);
     let node = cluster.nodes[behind].as_mut().unwrap();
-    node.wait_for_line("installed snapshot");
+    node.has_logged("installed snapshot");
     let deadline = Instant::now() + PATIENCE;
     while cluster.query(behind, &["LAST"]).unwrap() != Value::Int(last) {
         assert!(Instant::now() < deadline, "the follower did not catch up");

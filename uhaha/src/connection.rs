@@ -14,11 +14,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 
 /// Replies in request order: some known at once, some still waiting for
-/// the log.
+/// the log; and whether a read barrier has passed since the connection last
+/// received bytes.
 pub struct ReplyQueue {
     protocol: Protocol,
     pending: VecDeque<Pending>,
     out: BytesMut,
+    barrier_passed: bool,
 }
 
 enum Pending {
@@ -37,7 +39,38 @@ impl ReplyQueue {
             protocol: Protocol::Resp2,
             pending: VecDeque::new(),
             out: BytesMut::with_capacity(4096),
+            barrier_passed: false,
         }
+    }
+
+    /// Whether a read barrier has passed since the connection last read
+    /// from its socket, so that a read parsed now needs no barrier of its
+    /// own.
+    ///
+    /// Why that is linearizable: every command parsed before the next read
+    /// from the socket arrived before the last one returned, and the barrier
+    /// was asked for after that (by the first read of this batch), so the
+    /// barrier's round began after the command arrived: its read index
+    /// covers every write acknowledged before the command was sent, and the
+    /// leader was confirmed after that. Serving the command from state at
+    /// least that new is exactly what a barrier of its own would give. A
+    /// write acknowledged later is concurrent with the read, which may then
+    /// see it or not. Read-your-writes is kept apart from this: a read still
+    /// waits for the connection's own earlier writes ([`ReplyQueue::settle`]).
+    pub fn barrier_passed(&self) -> bool {
+        self.barrier_passed
+    }
+
+    /// Records that a read barrier asked for after the last read from the
+    /// socket has passed.
+    pub fn barrier_has_passed(&mut self) {
+        self.barrier_passed = true;
+    }
+
+    /// Records that new bytes came from the socket: commands parsed from now
+    /// on may have arrived after the last barrier began.
+    fn received(&mut self) {
+        self.barrier_passed = false;
     }
 
     /// Queues a reply that is known now.
@@ -149,6 +182,7 @@ pub async fn serve_client<M, S>(
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
+        queue.received();
     }
 }
 

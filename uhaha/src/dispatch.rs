@@ -116,13 +116,17 @@ impl<M: Commands> Shared<M> {
     }
 
     /// Runs a read once the connection's earlier writes have replied and,
-    /// unless reads are open, once the read barrier has passed.
+    /// unless reads are open, once a read barrier has passed that began
+    /// after the read arrived. One barrier serves every read of a batch of
+    /// received commands; [`ReplyQueue::barrier_passed`] says why that is
+    /// linearizable.
     async fn read(&self, queue: &mut ReplyQueue, run: impl FnOnce(&Applied<M>) -> Reply) -> Reply {
         queue.settle().await;
-        if !self.config.openreads {
+        if !self.config.openreads && !queue.barrier_passed() {
             if let Err(redirect) = self.reads.wait().await {
                 return redirect;
             }
+            queue.barrier_has_passed();
         }
         run(&self.state.read().expect("state lock"))
     }

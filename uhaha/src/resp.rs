@@ -80,15 +80,13 @@ impl RequestParser {
                     self.need = need;
                     return Ok(None);
                 }
-                Parsed::Command(len, spans) => {
+                Parsed::Command { len, args, at } => {
                     self.need = 0;
                     let frame = buf.split_to(len).freeze();
-                    if spans.is_empty() {
+                    if args == 0 {
                         continue;
                     }
-                    return Ok(Some(
-                        spans.into_iter().map(|(s, e)| frame.slice(s..e)).collect(),
-                    ));
+                    return Ok(Some(checked_bulks(&frame, at, args)));
                 }
                 Parsed::Inline(len, args) => {
                     self.need = 0;
@@ -107,12 +105,16 @@ impl RequestParser {
             return Ok(Parsed::Incomplete(0));
         };
         if count <= 0 {
-            return Ok(Parsed::Command(pos, Vec::new()));
+            return Ok(Parsed::Command {
+                len: pos,
+                args: 0,
+                at: pos,
+            });
         }
         if count as u64 > self.limits.max_args as u64 {
             return err("invalid multibulk length");
         }
-        let mut spans = Vec::with_capacity(count as usize);
+        let at = pos;
         for _ in 0..count {
             match buf.get(pos) {
                 None => return Ok(Parsed::Incomplete(0)),
@@ -135,10 +137,13 @@ impl RequestParser {
             if &buf[end..end + 2] != b"\r\n" {
                 return err("invalid bulk terminator");
             }
-            spans.push((body, end));
             pos = end + 2;
         }
-        Ok(Parsed::Command(pos, spans))
+        Ok(Parsed::Command {
+            len: pos,
+            args: count as usize,
+            at,
+        })
     }
 
     fn inline(&self, buf: &[u8]) -> Result<Parsed, ProtocolError> {
@@ -158,10 +163,28 @@ impl RequestParser {
 enum Parsed {
     /// More bytes are needed; at least this many in all when known.
     Incomplete(usize),
-    /// A multibulk command of this many bytes with its argument spans.
-    Command(usize, Vec<(usize, usize)>),
+    /// A whole multibulk command of `len` bytes, checked: `args` bulk
+    /// strings from byte `at` on. The arguments are sliced out only once the
+    /// command is split off the buffer, so that parsing allocates nothing
+    /// but the argument list itself.
+    Command { len: usize, args: usize, at: usize },
     /// An inline command of this many bytes.
     Inline(usize, Vec<Bytes>),
+}
+
+/// The `count` bulk strings of `frame` from byte `at` on, which
+/// [`RequestParser::multibulk`] has checked, as slices of `frame`.
+fn checked_bulks(frame: &Bytes, mut at: usize, count: usize) -> Vec<Bytes> {
+    let mut args = Vec::with_capacity(count);
+    for _ in 0..count {
+        let Ok(Some((len, body))) = number_line(frame, at + 1, "") else {
+            unreachable!("a checked bulk header");
+        };
+        let end = body + len as usize;
+        args.push(frame.slice(body..end));
+        at = end + 2;
+    }
+    args
 }
 
 /// Reads the decimal number after `buf[start..]` up to CRLF. Returns the
@@ -335,6 +358,14 @@ mod tests {
             assert_eq!(cmd, vec![Bytes::from("GET"), Bytes::from("0123456789")]);
             assert!(buf.is_empty());
         }
+    }
+
+    #[test]
+    fn signed_bulk_lengths_that_pass_the_checks_slice_right() {
+        assert_eq!(
+            parse_all(b"*2\r\n$+3\r\nGET\r\n$-0\r\n\r\n").unwrap(),
+            vec![vec!["GET", ""]]
+        );
     }
 
     #[test]

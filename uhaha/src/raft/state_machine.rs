@@ -11,7 +11,8 @@ use openraft::{
     StoredMembership,
 };
 use std::io::Cursor;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockWriteGuard, TryLockError};
+use std::time::Duration;
 
 /// The name of the internal write that runs the machine's `#[tick]` method.
 /// Clients cannot send it: it is not in the command table.
@@ -179,6 +180,24 @@ impl<M: Commands> StateMachineStore<M> {
     }
 }
 
+impl<M> StateMachineStore<M> {
+    /// The state's write lock, waited for without blocking the thread: a
+    /// snapshot being saved holds the read lock on a blocking thread, and
+    /// meanwhile the node's one runtime thread must go on serving heartbeats
+    /// and reads instead of sleeping on the lock.
+    async fn write_state(&self) -> RwLockWriteGuard<'_, Applied<M>> {
+        const RETRY: Duration = Duration::from_millis(1);
+        loop {
+            match self.state.try_write() {
+                Ok(state) => return state,
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Poisoned(_)) => panic!("state lock poisoned"),
+            }
+            tokio::time::sleep(RETRY).await;
+        }
+    }
+}
+
 impl<M: Commands> RaftSnapshotBuilder<TypeConfig> for StateMachineStore<M> {
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
         let store = self.clone();
@@ -206,7 +225,7 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut state = self.state.write().expect("state lock");
+        let mut state = self.write_state().await;
         let mut replies = Vec::new();
         for entry in entries {
             state.last_applied = Some(entry.log_id);
