@@ -5,7 +5,7 @@
 //! is an error, [`expand`](crate::expand) what code to generate. Building it
 //! never fails, so that every mistake in the input can be reported at once.
 
-use crate::attr::{self, CommandMarker, Kind, MachineArgs, Marker};
+use crate::attr::{self, CommandMarker, Kind, MachineArgs, Marker, MarkerKind};
 use crate::check::Ctxt;
 use crate::doc;
 use proc_macro2::Span;
@@ -54,16 +54,20 @@ fn derived_traits(item: &ItemStruct) -> Vec<syn::Ident> {
         .collect()
 }
 
-/// The impl half: the commands and the tick.
+/// The impl half: the commands, the tick and the catch-all.
 pub struct MachineImpl<'a> {
     /// The impl block as written.
     pub item: &'a ItemImpl,
-    /// The methods with a `#[write]` or `#[read]` marker, in order: a
-    /// command's index in the runtime's table is its position here.
+    /// The methods with a `#[write]`, `#[read]` or `#[intermediate]`
+    /// marker, in order: a command's index in the runtime's table is its
+    /// position here.
     pub commands: Vec<Command<'a>>,
     /// The methods with a `#[tick]` marker, in order. A machine has at most
     /// one; the others are errors.
-    pub ticks: Vec<Tick<'a>>,
+    pub ticks: Vec<MarkedMethod<'a>>,
+    /// The methods with a `#[catch_all]` marker, in order. A machine has at
+    /// most one; the others are errors.
+    pub catch_alls: Vec<MarkedMethod<'a>>,
     /// Markers on items that are not methods (consts, macros).
     pub misplaced_markers: Vec<&'a syn::Attribute>,
 }
@@ -74,6 +78,7 @@ impl<'a> MachineImpl<'a> {
     pub fn from_syn(cx: &Ctxt, item: &'a ItemImpl) -> Self {
         let mut commands = Vec::new();
         let mut ticks = Vec::new();
+        let mut catch_alls = Vec::new();
         let mut misplaced_markers = Vec::new();
         for impl_item in &item.items {
             match impl_item {
@@ -81,7 +86,12 @@ impl<'a> MachineImpl<'a> {
                     Some(Marker::Command(marker)) => {
                         commands.push(Command::from_syn(method, marker));
                     }
-                    Some(Marker::Tick(marker)) => ticks.push(Tick::from_syn(method, marker)),
+                    Some(Marker::Plain(MarkerKind::CatchAll, marker)) => {
+                        catch_alls.push(MarkedMethod::from_syn(method, marker));
+                    }
+                    Some(Marker::Plain(_, marker)) => {
+                        ticks.push(MarkedMethod::from_syn(method, marker));
+                    }
                     None => {}
                 },
                 other => misplaced_markers.extend(
@@ -95,6 +105,7 @@ impl<'a> MachineImpl<'a> {
             item,
             commands,
             ticks,
+            catch_alls,
             misplaced_markers,
         }
     }
@@ -152,7 +163,7 @@ impl<'a> Command<'a> {
         }
     }
 
-    /// `#[write]` or `#[read]`.
+    /// `#[write]`, `#[read]` or `#[intermediate]`.
     pub fn kind(&self) -> Kind {
         self.marker.kind
     }
@@ -160,45 +171,80 @@ impl<'a> Command<'a> {
     /// The value parameter called `name`: its position among the value
     /// parameters (the command's arguments) and its arity.
     pub fn value_param(&self, name: &str) -> Option<(usize, Arity)> {
-        self.args
-            .iter()
-            .filter_map(|arg| match &arg.ty {
-                ArgType::Value { name, arity, .. } => Some((name.as_str(), *arity)),
-                ArgType::Context { .. } => None,
-            })
-            .enumerate()
-            .find(|(_, (n, _))| *n == name)
-            .map(|(pos, (_, arity))| (pos, arity))
+        values(&self.args)
+            .find(|value| value.name == name)
+            .map(|value| (value.pos, value.arity))
     }
 
     /// The declared return type, if any.
     pub fn output(&self) -> Option<&'a Type> {
-        match &self.method.sig.output {
-            ReturnType::Default => None,
-            ReturnType::Type(_, ty) => Some(ty),
-        }
+        output(self.method)
     }
 }
 
-/// The `#[tick]` method: run on every node at each replicated tick, with
-/// no arguments and no reply. Not a command: it has no name, no entry in
-/// the command table and no help.
-pub struct Tick<'a> {
+/// A method's declared return type, if any; for an `async fn`, the type
+/// its future yields.
+pub fn output(method: &ImplItemFn) -> Option<&Type> {
+    match &method.sig.output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) => Some(ty),
+    }
+}
+
+/// A value parameter: one that is read from the command's arguments.
+pub struct Value<'c, 'a> {
+    /// Its position among the value parameters, which is the position of
+    /// its (first) argument.
+    pub pos: usize,
+    /// The parameter.
+    pub arg: &'c Arg<'a>,
+    /// The name shown in help.
+    pub name: &'c str,
+    /// How many values it takes.
+    pub arity: Arity,
+    /// The type each value is read as.
+    pub elem: &'a Type,
+}
+
+/// The value parameters among `args`, with their positions: the context
+/// and the connection take no argument.
+pub fn values<'c, 'a>(args: &'c [Arg<'a>]) -> impl Iterator<Item = Value<'c, 'a>> + 'c {
+    args.iter()
+        .filter_map(|arg| match &arg.ty {
+            ArgType::Value { name, arity, elem } => Some((arg, name.as_str(), *arity, *elem)),
+            ArgType::Context { .. } | ArgType::Conn { .. } => None,
+        })
+        .enumerate()
+        .map(|(pos, (arg, name, arity, elem))| Value {
+            pos,
+            arg,
+            name,
+            arity,
+            elem,
+        })
+}
+
+/// A method with a marker that is not a command's: the `#[tick]` method,
+/// run on every node at each replicated tick, and the `#[catch_all]`
+/// method, run for every command the machine does not know. Neither has a
+/// name, an entry in the command table or help.
+pub struct MarkedMethod<'a> {
     /// The method as written.
     pub method: &'a ImplItemFn,
-    /// Its `#[tick]` attribute.
+    /// Its `#[tick]` or `#[catch_all]` attribute.
     pub marker: &'a syn::Attribute,
     /// How the method takes `self`.
     pub receiver: Receiver<'a>,
     /// The parameters after `self`, in order ([`check`](crate::check)
-    /// allows only a context).
+    /// allows only a context in a tick, and the connection and the
+    /// command in a catch-all).
     pub args: Vec<Arg<'a>>,
 }
 
-impl<'a> Tick<'a> {
+impl<'a> MarkedMethod<'a> {
     fn from_syn(method: &'a ImplItemFn, marker: &'a syn::Attribute) -> Self {
         let (receiver, args) = inputs(method);
-        Tick {
+        MarkedMethod {
             method,
             marker,
             receiver,
@@ -253,15 +299,16 @@ pub struct Arg<'a> {
 
 impl<'a> Arg<'a> {
     fn from_syn(pat_ty: &'a PatType) -> Self {
-        let ty = match context(&pat_ty.ty) {
-            Some(mutable) => ArgType::Context { mutable },
-            None => {
-                let (arity, elem) = classify(&pat_ty.ty);
-                ArgType::Value {
-                    name: param_name(&pat_ty.pat),
-                    arity,
-                    elem,
-                }
+        let ty = if let Some(mutable) = reference_to(&pat_ty.ty, "Ctx") {
+            ArgType::Context { mutable }
+        } else if let Some(mutable) = reference_to(&pat_ty.ty, "Conn") {
+            ArgType::Conn { mutable }
+        } else {
+            let (arity, elem) = classify(&pat_ty.ty);
+            ArgType::Value {
+                name: param_name(&pat_ty.pat),
+                arity,
+                elem,
             }
         };
         Arg { pat_ty, ty }
@@ -278,6 +325,12 @@ pub enum ArgType<'a> {
     /// `&mut Ctx` or `&Ctx`: the machine's context, not an argument.
     Context {
         /// Whether it is `&mut Ctx`.
+        mutable: bool,
+    },
+    /// `&Conn` (or, wrongly, `&mut Conn`): the connection the command came
+    /// from, for methods that run on the node that received it.
+    Conn {
+        /// Whether it is `&mut Conn`.
         mutable: bool,
     },
     /// A value read from the command's arguments.
@@ -316,10 +369,10 @@ pub fn ungroup(mut ty: &Type) -> &Type {
 }
 
 /// `Some(mutable)` for `&mut Ctx` and `&Ctx` (with or without a lifetime or
-/// a path), `None` for anything else.
-fn context(ty: &Type) -> Option<bool> {
+/// a path) when `name` is `Ctx`, `None` for anything else.
+fn reference_to(ty: &Type, name: &str) -> Option<bool> {
     match ungroup(ty) {
-        Type::Reference(r) if is_ctx(&r.elem) => Some(r.mutability.is_some()),
+        Type::Reference(r) if ends_in(&r.elem, name) => Some(r.mutability.is_some()),
         _ => None,
     }
 }
@@ -331,7 +384,16 @@ pub fn is_unit(ty: &Type) -> bool {
 
 /// Whether a type is a path that ends in `Ctx`.
 pub fn is_ctx(ty: &Type) -> bool {
-    last_segment(ty).is_some_and(|s| s.ident == "Ctx")
+    ends_in(ty, "Ctx")
+}
+
+/// Whether a type is a path that ends in `Conn`.
+pub fn is_conn(ty: &Type) -> bool {
+    ends_in(ty, "Conn")
+}
+
+fn ends_in(ty: &Type, name: &str) -> bool {
+    last_segment(ty).is_some_and(|s| s.ident == name)
 }
 
 /// Sorts a parameter type by arity, syntactically on its last path segment:
@@ -430,11 +492,24 @@ mod tests {
 
     #[test]
     fn context_parameters_are_references_to_ctx() {
-        assert_eq!(context(&parse_quote!(&mut Ctx)), Some(true));
-        assert_eq!(context(&parse_quote!(&Ctx<'_>)), Some(false));
-        assert_eq!(context(&parse_quote!(&mut uhaha::Ctx)), Some(true));
-        assert_eq!(context(&parse_quote!(Ctx)), None);
-        assert_eq!(context(&parse_quote!(&str)), None);
+        let context = |ty: Type| reference_to(&ty, "Ctx");
+        assert_eq!(context(parse_quote!(&mut Ctx)), Some(true));
+        assert_eq!(context(parse_quote!(&Ctx<'_>)), Some(false));
+        assert_eq!(context(parse_quote!(&mut uhaha::Ctx)), Some(true));
+        assert_eq!(context(parse_quote!(Ctx)), None);
+        assert_eq!(context(parse_quote!(&str)), None);
+    }
+
+    #[test]
+    fn connection_parameters_are_references_to_conn() {
+        let item: ImplItemFn = parse_quote! {
+            fn setnow(conn: &uhaha::Conn, key: String, by_value: Conn) {}
+        };
+        let (receiver, args) = inputs(&item);
+        assert!(matches!(receiver, Receiver::Missing));
+        assert!(matches!(args[0].ty, ArgType::Conn { mutable: false }));
+        let names: Vec<(usize, &str)> = values(&args).map(|v| (v.pos, v.name)).collect();
+        assert_eq!(names, [(0, "key"), (1, "by_value")]);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The attribute arguments: `#[uhaha::machine(name = "...", version = "...")]`
 //! on the struct, nothing on the impl block, and the markers on methods:
-//! `#[write]`, `#[read]` and `#[write(name = "...")]` for commands, and the
-//! argument-less `#[tick]` for the method run at each replicated tick.
+//! `#[write]`, `#[read]`, `#[intermediate]` and `#[write(name = "...")]` for
+//! commands, and the argument-less `#[tick]` for the method run at each
+//! replicated tick and `#[catch_all]` for the method that gets every command
+//! the machine does not know.
 //!
 //! Parsing is kept apart from the model so that every malformed argument is
 //! reported at its own token while the rest of the input is still read, and
@@ -86,6 +88,9 @@ pub enum Kind {
     Write,
     /// `#[read]`: `&self`, run against the applied state.
     Read,
+    /// `#[intermediate]`: no `self`, run on the node that received the
+    /// command, outside the log.
+    Intermediate,
 }
 
 impl Kind {
@@ -94,6 +99,7 @@ impl Kind {
         match self {
             Kind::Write => "#[write]",
             Kind::Read => "#[read]",
+            Kind::Intermediate => "#[intermediate]",
         }
     }
 }
@@ -105,6 +111,8 @@ pub enum MarkerKind {
     Command(Kind),
     /// `#[tick]`: the method run on every node at each replicated tick.
     Tick,
+    /// `#[catch_all]`: the method that gets every unknown command.
+    CatchAll,
 }
 
 impl MarkerKind {
@@ -113,17 +121,28 @@ impl MarkerKind {
         match self {
             MarkerKind::Command(kind) => kind.marker(),
             MarkerKind::Tick => "#[tick]",
+            MarkerKind::CatchAll => "#[catch_all]",
         }
+    }
+
+    /// Whether the method runs on the node that received a command,
+    /// outside the log: no `self`, maybe `async`, maybe the connection.
+    pub fn is_local(self) -> bool {
+        matches!(
+            self,
+            MarkerKind::Command(Kind::Intermediate) | MarkerKind::CatchAll
+        )
     }
 }
 
 /// A method's marker.
 pub enum Marker<'a> {
-    /// `#[write]` or `#[read]`: the method is a command.
+    /// `#[write]`, `#[read]` or `#[intermediate]`: the method is a command.
     Command(CommandMarker),
-    /// `#[tick]`: the method runs at each tick. The attribute is kept for
-    /// errors about the method as a whole (a second `#[tick]` method).
-    Tick(&'a Attribute),
+    /// `#[tick]` or `#[catch_all]`: a method that is not a command and has
+    /// no arguments in its marker. The attribute is kept for errors about
+    /// the method as a whole (a second `#[tick]` method).
+    Plain(MarkerKind, &'a Attribute),
 }
 
 impl Marker<'_> {
@@ -131,12 +150,12 @@ impl Marker<'_> {
     pub fn kind(&self) -> MarkerKind {
         match self {
             Marker::Command(marker) => MarkerKind::Command(marker.kind),
-            Marker::Tick(_) => MarkerKind::Tick,
+            Marker::Plain(kind, _) => *kind,
         }
     }
 }
 
-/// A method's `#[write]` or `#[read]` marker.
+/// A method's `#[write]`, `#[read]` or `#[intermediate]` marker.
 pub struct CommandMarker {
     /// Which marker it is.
     pub kind: Kind,
@@ -154,8 +173,12 @@ pub fn marker_kind(attr: &Attribute) -> Option<MarkerKind> {
         Some(MarkerKind::Command(Kind::Write))
     } else if path.is_ident("read") {
         Some(MarkerKind::Command(Kind::Read))
+    } else if path.is_ident("intermediate") {
+        Some(MarkerKind::Command(Kind::Intermediate))
     } else if path.is_ident("tick") {
         Some(MarkerKind::Tick)
+    } else if path.is_ident("catch_all") {
+        Some(MarkerKind::CatchAll)
     } else {
         None
     }
@@ -174,26 +197,19 @@ pub fn marker<'a>(cx: &Ctxt, attrs: &'a [Attribute]) -> Option<Marker<'a>> {
                 let (name, key) = marker_args(cx, kind, attr);
                 Marker::Command(CommandMarker { kind, name, key })
             }
-            MarkerKind::Tick => {
-                tick_args(cx, attr);
-                Marker::Tick(attr)
+            MarkerKind::Tick | MarkerKind::CatchAll => {
+                plain_args(cx, kind, attr);
+                Marker::Plain(kind, attr)
             }
         };
         match found.as_ref().map(Marker::kind) {
             Some(first) if first == kind => {
                 cx.error_spanned_by(attr, format_args!("duplicate {} marker", kind.marker()));
             }
-            Some(MarkerKind::Command(first)) if kind != MarkerKind::Tick => cx.error_spanned_by(
-                attr,
-                format_args!(
-                    "a method is either #[write] or #[read], not both; it is already {}",
-                    first.marker(),
-                ),
-            ),
             Some(first) => cx.error_spanned_by(
                 attr,
                 format_args!(
-                    "a method is either a command or the #[tick] method, not both; it is already {}",
+                    "a method has one marker: a command's (#[write], #[read] or #[intermediate]), #[tick] or #[catch_all]; it is already {}",
                     first.marker(),
                 ),
             ),
@@ -203,10 +219,14 @@ pub fn marker<'a>(cx: &Ctxt, attrs: &'a [Attribute]) -> Option<Marker<'a>> {
     found
 }
 
-/// `#[tick]` takes no arguments: a tick is not a command, so it has no
-/// name, and its interval is the node's `--tick`, not the method's.
-fn tick_args(cx: &Ctxt, attr: &Attribute) {
-    let message = "#[tick] takes no arguments: the method runs at each replicated tick, whose interval the node's `--tick` flag sets";
+/// `#[tick]` and `#[catch_all]` take no arguments: they are not commands,
+/// so they have no name; a tick's interval is the node's `--tick`, not the
+/// method's.
+fn plain_args(cx: &Ctxt, kind: MarkerKind, attr: &Attribute) {
+    let message = match kind {
+        MarkerKind::CatchAll => "#[catch_all] takes no arguments: the method gets every command the machine does not know, whatever its name",
+        _ => "#[tick] takes no arguments: the method runs at each replicated tick, whose interval the node's `--tick` flag sets",
+    };
     match &attr.meta {
         Meta::Path(_) => {}
         Meta::List(list) => cx.error_at(list.delimiter.span().join(), message),
@@ -331,7 +351,7 @@ mod tests {
     fn command(marker: Option<Marker>) -> CommandMarker {
         match marker {
             Some(Marker::Command(marker)) => marker,
-            Some(Marker::Tick(_)) => panic!("a #[tick] marker, not a command's"),
+            Some(Marker::Plain(kind, _)) => panic!("a {} marker, not a command's", kind.marker()),
             None => panic!("no marker"),
         }
     }
@@ -362,7 +382,7 @@ mod tests {
         let errors = errors(cx);
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(errors[0].contains("unknown argument `foo` in #[write]"));
-        assert!(errors[1].contains("not both"));
+        assert!(errors[1].contains("a method has one marker"));
         assert!(errors[2].contains("duplicate #[write]"));
     }
 
@@ -372,7 +392,7 @@ mod tests {
         let attrs: Vec<Attribute> = vec![parse_quote!(#[inline]), parse_quote!(#[tick])];
         let found = marker(&cx, &attrs).unwrap();
         assert_eq!(found.kind(), MarkerKind::Tick);
-        assert!(matches!(found, Marker::Tick(attr) if attr.path().is_ident("tick")));
+        assert!(matches!(found, Marker::Plain(_, attr) if attr.path().is_ident("tick")));
         assert!(errors(cx).is_empty());
 
         let cx = Ctxt::new();
@@ -402,8 +422,8 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "a method is either a command or the #[tick] method, not both; it is already #[write]",
-                "a method is either a command or the #[tick] method, not both; it is already #[tick]",
+                "a method has one marker: a command's (#[write], #[read] or #[intermediate]), #[tick] or #[catch_all]; it is already #[write]",
+                "a method has one marker: a command's (#[write], #[read] or #[intermediate]), #[tick] or #[catch_all]; it is already #[tick]",
             ]
         );
     }
@@ -420,7 +440,40 @@ mod tests {
             Some(MarkerKind::Command(Kind::Read))
         );
         assert_eq!(kind(parse_quote!(#[tick])), Some(MarkerKind::Tick));
+        assert_eq!(
+            kind(parse_quote!(#[intermediate])),
+            Some(MarkerKind::Command(Kind::Intermediate))
+        );
+        assert_eq!(kind(parse_quote!(#[catch_all])), Some(MarkerKind::CatchAll));
         assert_eq!(kind(parse_quote!(#[uhaha::tick])), None);
         assert_eq!(kind(parse_quote!(#[doc = "tick"])), None);
+    }
+
+    #[test]
+    fn catch_all_takes_no_arguments_and_no_second_marker() {
+        let cx = Ctxt::new();
+        let attrs: Vec<Attribute> = vec![
+            parse_quote!(#[catch_all(name = "x")]),
+            parse_quote!(#[intermediate]),
+        ];
+        assert_eq!(marker(&cx, &attrs).unwrap().kind(), MarkerKind::CatchAll);
+        let errors = errors(cx);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("#[catch_all] takes no arguments"));
+        assert!(errors[1].ends_with("it is already #[catch_all]"));
+    }
+
+    #[test]
+    fn intermediate_takes_a_name_like_other_commands() {
+        let cx = Ctxt::new();
+        let attrs: Vec<Attribute> = vec![parse_quote!(#[intermediate(name = "SETNOW")])];
+        let Some(Marker::Command(found)) = marker(&cx, &attrs) else {
+            panic!("not a command marker")
+        };
+        assert_eq!(found.kind, Kind::Intermediate);
+        assert_eq!(found.name.unwrap().value(), "SETNOW");
+        assert!(MarkerKind::Command(Kind::Intermediate).is_local());
+        assert!(MarkerKind::CatchAll.is_local() && !MarkerKind::Tick.is_local());
+        assert!(errors(cx).is_empty());
     }
 }

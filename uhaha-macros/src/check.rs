@@ -7,7 +7,9 @@
 //! runtime's traits and their `on_unimplemented` messages, because only the
 //! compiler knows the types.
 
-use crate::ast::{self, Arg, ArgType, Arity, Command, MachineImpl, MachineStruct, Receiver, Tick};
+use crate::ast::{
+    self, Arg, ArgType, Arity, Command, MachineImpl, MachineStruct, MarkedMethod, Receiver,
+};
 use crate::attr::{self, Kind, MarkerKind};
 use proc_macro2::Span;
 use quote::{quote, ToTokens};
@@ -128,11 +130,9 @@ pub fn impl_half(cx: &Ctxt, machine: &MachineImpl) {
         cx.error_spanned_by(unsafety, "#[uhaha::machine] does not support `unsafe impl`");
     }
     for attr in &machine.misplaced_markers {
-        let message = match attr::marker_kind(attr) {
-            Some(MarkerKind::Tick) => "#[tick] goes on a method",
-            _ => "#[write] and #[read] go on methods",
-        };
-        cx.error_spanned_by(attr, message);
+        if let Some(kind) = attr::marker_kind(attr) {
+            cx.error_spanned_by(attr, format_args!("{} goes on a method", kind.marker()));
+        }
     }
     for impl_item in &item.items {
         if let syn::ImplItem::Fn(method) = impl_item {
@@ -148,7 +148,31 @@ pub fn impl_half(cx: &Ctxt, machine: &MachineImpl) {
         check_command(cx, command);
     }
     check_names(cx, &machine.commands);
+    check_client_names(cx, &item.self_ty, &machine.commands);
     check_ticks(cx, &machine.ticks);
+    check_catch_alls(cx, &machine.catch_alls);
+}
+
+/// The methods that the generated client has besides one per command.
+pub const CLIENT_METHODS: &[&str] = &["call", "client", "connect", "into_client"];
+
+/// Command methods named like the generated client's own methods, which
+/// the client cannot have twice.
+fn check_client_names(cx: &Ctxt, self_ty: &Type, commands: &[Command]) {
+    for command in commands {
+        let ident = &command.method.sig.ident;
+        let name = ident.to_string();
+        if CLIENT_METHODS.contains(&name.as_str()) {
+            cx.error_spanned_by(
+                ident,
+                format_args!(
+                    "`{name}` is a method of the generated `{}Client` itself; rename this method (the command can keep its name with {}(name = \"{name}\")])",
+                    type_to_string(self_ty),
+                    command.kind().marker().trim_end_matches(']'),
+                ),
+            );
+        }
+    }
 }
 
 /// Checks one command's signature.
@@ -186,9 +210,57 @@ fn check_command(cx: &Ctxt, command: &Command) {
     check_args(cx, kind, &command.args);
 }
 
+/// Checks the `#[catch_all]` methods: at most one, shaped like an
+/// intermediate whose one value parameter takes the whole command.
+fn check_catch_alls(cx: &Ctxt, catch_alls: &[MarkedMethod]) {
+    let role = MarkerKind::CatchAll;
+    for (i, catch_all) in catch_alls.iter().enumerate() {
+        if i > 0 {
+            cx.error_spanned_by(
+                catch_all.marker,
+                format_args!(
+                    "a machine has at most one #[catch_all] method and `{}` is already one",
+                    catch_alls[0].method.sig.ident,
+                ),
+            );
+        }
+        let sig = &catch_all.method.sig;
+        check_header(cx, sig, role);
+        check_receiver(cx, sig, &catch_all.receiver, role);
+        check_context(cx, role, &catch_all.args);
+        check_conn(cx, role, &catch_all.args);
+        check_whole_command(cx, sig, &catch_all.args);
+    }
+}
+
+/// A catch-all's value parameters: exactly one, a `Vec<T>` that takes the
+/// whole command.
+fn check_whole_command(cx: &Ctxt, sig: &syn::Signature, args: &[Arg]) {
+    let message = "the #[catch_all] method takes the whole command, its name first, as one `Vec<T>` parameter: `cmd: Vec<Bytes>`, after an optional `conn: &Conn`";
+    for value in ast::values(args) {
+        check_value_type(cx, MarkerKind::CatchAll, value.elem);
+    }
+    // A connection by value was reported as such just now.
+    let mut values = ast::values(args).filter(|v| !ast::is_conn(ast::ungroup(v.elem)));
+    match values.next() {
+        None => {
+            let (fn_token, ident) = (&sig.fn_token, &sig.ident);
+            cx.error_spanned_by(quote!(#fn_token #ident), message);
+        }
+        Some(value) if value.arity != Arity::Variadic => {
+            cx.error_spanned_by(value.arg.full_ty(), message);
+        }
+        Some(_) => {}
+    }
+    for extra in values {
+        cx.error_spanned_by(extra.arg.pat_ty, message);
+    }
+}
+
 /// Checks the `#[tick]` methods: at most one, called with nothing but the
 /// context, returning nothing.
-fn check_ticks(cx: &Ctxt, ticks: &[Tick]) {
+fn check_ticks(cx: &Ctxt, ticks: &[MarkedMethod]) {
+    let role = MarkerKind::Tick;
     for (i, tick) in ticks.iter().enumerate() {
         if i > 0 {
             cx.error_spanned_by(
@@ -201,19 +273,19 @@ fn check_ticks(cx: &Ctxt, ticks: &[Tick]) {
             );
         }
         let sig = &tick.method.sig;
-        check_header(cx, sig, MarkerKind::Tick);
-        check_receiver(cx, sig, &tick.receiver, MarkerKind::Tick);
-        check_context(cx, MarkerKind::Tick, &tick.args);
-        for arg in &tick.args {
-            if let ArgType::Value { .. } = arg.ty {
-                if ast::is_ctx(ast::ungroup(arg.full_ty())) {
-                    context_by_value(cx, arg.full_ty(), MarkerKind::Tick);
-                } else {
-                    cx.error_spanned_by(
-                        arg.pat_ty,
-                        "a #[tick] method takes no arguments, only an optional `ctx: &mut Ctx`: ticks come from the log, not from a client",
-                    );
-                }
+        check_header(cx, sig, role);
+        check_receiver(cx, sig, &tick.receiver, role);
+        check_context(cx, role, &tick.args);
+        check_conn(cx, role, &tick.args);
+        for value in ast::values(&tick.args) {
+            let ty = value.arg.full_ty();
+            if ast::is_ctx(ast::ungroup(ty)) {
+                context_by_value(cx, ty, role);
+            } else {
+                cx.error_spanned_by(
+                    value.arg.pat_ty,
+                    "a #[tick] method takes no arguments, only an optional `ctx: &mut Ctx`: ticks come from the log, not from a client",
+                );
             }
         }
         if let syn::ReturnType::Type(arrow, ty) = &sig.output {
@@ -227,28 +299,30 @@ fn check_ticks(cx: &Ctxt, ticks: &[Tick]) {
     }
 }
 
-/// The rules every marked method follows, commands and tick alike: it is
-/// called by generated code inside the state machine, so it is not `async`,
-/// `unsafe` or generic.
+/// The rules every marked method follows: it is called by generated code,
+/// so it is not `unsafe` or generic; and unless it runs outside the state
+/// machine (an intermediate or the catch-all), it is not `async` either.
 fn check_header(cx: &Ctxt, sig: &syn::Signature, role: MarkerKind) {
     let method = method_noun(role);
     let (runs, caller, concrete) = match role {
-        MarkerKind::Command(_) => (
-            "commands run one at a time inside the state machine and must finish without waiting",
-            "for any client",
-            "the argument and reply types must be known to parse and encode them",
-        ),
         MarkerKind::Tick => (
             "it runs inside the state machine, between commands, and must finish without waiting",
             "at every tick",
             "the generated code calls it at every tick and has no types to give it",
         ),
+        _ => (
+            "commands run one at a time inside the state machine and must finish without waiting; an #[intermediate] command may be `async`",
+            "for any client",
+            "the argument and reply types must be known to parse and encode them",
+        ),
     };
     if let Some(asyncness) = &sig.asyncness {
-        cx.error_spanned_by(
-            asyncness,
-            format_args!("{method} cannot be `async`: {runs}"),
-        );
+        if !role.is_local() {
+            cx.error_spanned_by(
+                asyncness,
+                format_args!("{method} cannot be `async`: {runs}"),
+            );
+        }
     }
     if let Some(unsafety) = &sig.unsafety {
         cx.error_spanned_by(
@@ -270,11 +344,22 @@ fn check_header(cx: &Ctxt, sig: &syn::Signature, role: MarkerKind) {
 }
 
 /// Checks how a marked method takes `self`: `&mut self` for `#[write]` and
-/// `#[tick]`, `&self` for `#[read]`.
+/// `#[tick]`, `&self` for `#[read]`, and not at all for `#[intermediate]`
+/// and `#[catch_all]`.
 fn check_receiver(cx: &Ctxt, sig: &syn::Signature, receiver: &Receiver, role: MarkerKind) {
     let write = MarkerKind::Command(Kind::Write);
     let read = MarkerKind::Command(Kind::Read);
     match *receiver {
+        Receiver::Missing if role.is_local() => {}
+        Receiver::Shared(r) | Receiver::Mut(r) | Receiver::Value(r) if role.is_local() => {
+            cx.error_spanned_by(
+                r,
+                format_args!(
+                    "{} takes no `self`: it runs on the node that received the command, outside the log, where the state cannot be read or changed; make it an associated function and return `Intermediate::Command` to run a #[read] or #[write] that can",
+                    method_noun(role),
+                ),
+            );
+        }
         Receiver::Mut(_) if role != read => {}
         Receiver::Shared(_) if role == read => {}
         Receiver::Shared(r) if role == write => cx.error_spanned_by(
@@ -314,34 +399,45 @@ fn check_receiver(cx: &Ctxt, sig: &syn::Signature, receiver: &Receiver, role: Ma
 /// What a marked method is called in messages.
 fn method_noun(role: MarkerKind) -> &'static str {
     match role {
+        MarkerKind::Command(Kind::Intermediate) => "an #[intermediate] method",
         MarkerKind::Command(_) => "a command method",
         MarkerKind::Tick => "a #[tick] method",
+        MarkerKind::CatchAll => "a #[catch_all] method",
     }
 }
 
+/// The receiver a method that needs one takes.
 fn self_for(role: MarkerKind) -> &'static str {
     match role {
         MarkerKind::Command(Kind::Read) => "`&self`",
-        MarkerKind::Command(Kind::Write) | MarkerKind::Tick => "`&mut self`",
+        _ => "`&mut self`",
     }
 }
 
-/// Checks the context parameters: at most one, and `&Ctx`, not `&mut Ctx`,
-/// in a `#[read]` method.
+/// Checks the context parameters: none outside the log, at most one, and
+/// `&Ctx`, not `&mut Ctx`, in a `#[read]` method.
 fn check_context(cx: &Ctxt, role: MarkerKind, args: &[Arg]) {
     let mut context_seen = false;
     for arg in args {
         let ArgType::Context { mutable } = arg.ty else {
             continue;
         };
-        if context_seen {
+        if role.is_local() {
+            cx.error_spanned_by(
+                arg.full_ty(),
+                format_args!(
+                    "{} has no `Ctx`: it runs outside the log, where there is no replicated time or randomness; read the node's own clock or rng and hand the value to a #[write] through `Intermediate::Command`",
+                    method_noun(role),
+                ),
+            );
+        } else if context_seen {
             cx.error_spanned_by(
                 arg.full_ty(),
                 format_args!(
                     "{} takes at most one `Ctx` parameter",
                     match role {
-                        MarkerKind::Command(_) => "a command",
                         MarkerKind::Tick => "a #[tick] method",
+                        _ => "a command",
                     },
                 ),
             );
@@ -355,6 +451,26 @@ fn check_context(cx: &Ctxt, role: MarkerKind, args: &[Arg]) {
     }
 }
 
+/// Checks the connection parameter: only in methods that run on the node
+/// that received the command, first, once, and shared.
+fn check_conn(cx: &Ctxt, role: MarkerKind, args: &[Arg]) {
+    for (i, arg) in args.iter().enumerate() {
+        let ArgType::Conn { mutable } = arg.ty else {
+            continue;
+        };
+        let message = if !role.is_local() {
+            "only #[intermediate] and #[catch_all] methods get the connection: a #[write] or #[tick] runs on every node from the log, and a #[read] against the state, where no connection is at hand"
+        } else if i > 0 {
+            "the connection comes first: `conn: &Conn` before the command's arguments"
+        } else if mutable {
+            "take the connection as `&Conn`: it is shared, not changed"
+        } else {
+            continue;
+        };
+        cx.error_spanned_by(arg.pat_ty, message);
+    }
+}
+
 /// An error for `Ctx` taken by value.
 fn context_by_value(cx: &Ctxt, ty: &Type, role: MarkerKind) {
     cx.error_spanned_by(
@@ -363,58 +479,55 @@ fn context_by_value(cx: &Ctxt, ty: &Type, role: MarkerKind) {
             "take the context by reference: `{}`",
             match role {
                 MarkerKind::Command(Kind::Read) => "&Ctx",
-                MarkerKind::Command(Kind::Write) | MarkerKind::Tick => "&mut Ctx",
+                _ => "&mut Ctx",
             }
         ),
     );
 }
 
-/// Checks the parameters: their types, the context parameter, and the order
-/// of optional and variadic ones.
+/// Checks the parameters: their types, the context and connection
+/// parameters, and the order of optional and variadic ones.
 fn check_args(cx: &Ctxt, kind: Kind, args: &[Arg]) {
-    check_context(cx, MarkerKind::Command(kind), args);
-    for arg in args {
-        if let ArgType::Value { elem, .. } = &arg.ty {
-            check_value_type(cx, kind, elem);
-        }
+    let role = MarkerKind::Command(kind);
+    check_context(cx, role, args);
+    check_conn(cx, role, args);
+    let values: Vec<ast::Value> = ast::values(args).collect();
+    for value in &values {
+        check_value_type(cx, role, value.elem);
     }
-
-    let values: Vec<(&Arg, &str, Arity)> = args
-        .iter()
-        .filter_map(|arg| match &arg.ty {
-            ArgType::Value { name, arity, .. } => Some((arg, name.as_str(), *arity)),
-            ArgType::Context { .. } => None,
-        })
-        .collect();
-    for (i, &(arg, name, arity)) in values.iter().enumerate() {
+    for (i, value) in values.iter().enumerate() {
+        let (arg, name) = (value.arg, value.name);
         let later = &values[i + 1..];
-        match arity {
+        match value.arity {
             Arity::Required => {}
             Arity::Optional => {
-                if let Some((_, required, _)) = later.iter().find(|v| v.2 == Arity::Required) {
+                if let Some(required) = later.iter().find(|v| v.arity == Arity::Required) {
                     cx.error_spanned_by(
                         arg.pat_ty,
                         format_args!(
-                            "optional argument `{name}` comes before required argument `{required}`: `Option<T>` arguments go after all required ones",
+                            "optional argument `{name}` comes before required argument `{}`: `Option<T>` arguments go after all required ones",
+                            required.name,
                         ),
                     );
                 }
             }
             Arity::Variadic => {
-                if let Some((_, next, _)) = later.first() {
+                if let Some(next) = later.first() {
                     cx.error_spanned_by(
                         arg.pat_ty,
                         format_args!(
-                            "variadic argument `{name}` must be the last argument, but `{next}` follows it: a `Vec<T>` argument takes all the remaining values",
+                            "variadic argument `{name}` must be the last argument, but `{}` follows it: a `Vec<T>` argument takes all the remaining values",
+                            next.name,
                         ),
                     );
-                } else if let Some((_, optional, _)) =
-                    values[..i].iter().find(|v| v.2 == Arity::Optional)
+                } else if let Some(optional) =
+                    values[..i].iter().find(|v| v.arity == Arity::Optional)
                 {
                     cx.error_spanned_by(
                         arg.pat_ty,
                         format_args!(
                             "variadic argument `{name}` cannot follow optional argument `{optional}`: make `{optional}` required, or take both as one `Vec<T>`",
+                            optional = optional.name,
                         ),
                     );
                 }
@@ -425,7 +538,7 @@ fn check_args(cx: &Ctxt, kind: Kind, args: &[Arg]) {
 
 /// Errors for parameter types the macro can tell are wrong without knowing
 /// the types: borrowed values, `impl Trait`, `Ctx` by value.
-fn check_value_type(cx: &Ctxt, kind: Kind, ty: &Type) {
+fn check_value_type(cx: &Ctxt, role: MarkerKind, ty: &Type) {
     match ast::ungroup(ty) {
         Type::Reference(reference) => {
             let owned = match ast::ungroup(&reference.elem) {
@@ -446,7 +559,10 @@ fn check_value_type(cx: &Ctxt, kind: Kind, ty: &Type) {
             ty,
             "a command argument needs a named type: `impl Trait` makes the method generic",
         ),
-        ty if ast::is_ctx(ty) => context_by_value(cx, ty, MarkerKind::Command(kind)),
+        ty if ast::is_ctx(ty) && !role.is_local() => context_by_value(cx, ty, role),
+        ty if ast::is_conn(ty) && role.is_local() => {
+            cx.error_spanned_by(ty, "take the connection by reference, first: `conn: &Conn`")
+        }
         _ => {}
     }
 }
@@ -576,6 +692,56 @@ mod tests {
         assert_eq!(errors.len(), expected.len(), "{errors:#?}");
         for (error, expected) in errors.iter().zip(expected) {
             assert!(error.starts_with(expected), "{error:?} is not {expected:?}");
+        }
+    }
+
+    #[test]
+    fn intermediates_and_the_catch_all_run_without_self_or_ctx() {
+        let ok: syn::ItemImpl = parse_quote! {
+            impl Kv {
+                #[intermediate]
+                async fn now(conn: &uhaha::Conn, key: String, at: Option<u64>) -> Intermediate {}
+                #[intermediate]
+                fn count(keys: Vec<Bytes>) -> usize {}
+                #[catch_all]
+                async fn unknown(conn: &Conn, cmd: Vec<String>) -> Reply {}
+            }
+        };
+        assert_eq!(impl_errors(ok), Vec::<String>::new());
+
+        let errors = impl_errors(parse_quote! {
+            impl Kv {
+                #[intermediate]
+                unsafe fn peek<T>(&self, ctx: &Ctx, key: String, conn: &Conn) -> i64 {}
+
+                #[catch_all]
+                fn unknown(conn: Conn, name: String) -> Reply {}
+
+                #[catch_all]
+                fn again(cmd: Vec<Bytes>) -> Reply {}
+
+                #[write]
+                fn call(&mut self, conn: &Conn) {}
+            }
+        });
+        let expected = [
+            "an #[intermediate] method cannot be `unsafe`",
+            "an #[intermediate] method cannot be generic",
+            "an #[intermediate] method takes no `self`",
+            "an #[intermediate] method has no `Ctx`",
+            "the connection comes first",
+            "`call` is a method of the generated `KvClient` itself",
+            "take the connection by reference, first",
+            "the #[catch_all] method takes the whole command",
+            "a machine has at most one #[catch_all] method and `unknown` is already one",
+            "only #[intermediate] and #[catch_all] methods get the connection",
+        ];
+        assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+        for expected in expected {
+            assert!(
+                errors.iter().any(|e| e.starts_with(expected)),
+                "{expected:?} not in {errors:#?}"
+            );
         }
     }
 

@@ -14,13 +14,14 @@
 //! fallback impl where one can be written, so that one mistake does not
 //! cascade into errors elsewhere in the program.
 
-use crate::ast::{Arg, ArgType, Arity, Command, MachineImpl, MachineStruct, Tick};
+use crate::ast::{self, Arg, ArgType, Arity, Command, MachineImpl, MachineStruct, MarkedMethod};
 use crate::attr::{self, Kind};
 use crate::check::{self, Ctxt};
+use crate::client;
 use proc_macro2::{Literal, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{ImplItem, ItemImpl, ItemStruct};
+use syn::{ImplItem, ImplItemFn, ItemImpl, ItemStruct};
 
 /// Expands `#[uhaha::machine(..)]` on a struct.
 pub fn struct_half(args: TokenStream, item: &ItemStruct) -> TokenStream {
@@ -95,9 +96,11 @@ fn struct_impls(machine: &MachineStruct) -> TokenStream {
     // Spanned at the struct's name: without the impl half, the missing
     // `Commands` impl is reported there.
     let serve = quote_spanned!(ident.span()=> ::uhaha::__private::serve::<Self>());
+    let client = client::client_struct(item);
     quote! {
         #serde
         #item
+        #client
 
         const _: () = {
             #[automatically_derived]
@@ -136,7 +139,8 @@ pub fn impl_half(args: TokenStream, item: &ItemImpl) -> TokenStream {
     match cx.check() {
         Ok(()) => {
             let commands = commands_impl(&machine);
-            quote!(#stripped #commands)
+            let client = client::client_methods(&machine);
+            quote!(#stripped #commands #client)
         }
         Err(error) => {
             let error = error.into_compile_error();
@@ -172,20 +176,29 @@ fn fallback_commands_impl(item: &ItemImpl) -> Option<TokenStream> {
     if !generics.params.is_empty() || generics.where_clause.is_some() {
         return None;
     }
-    Some(commands_trait_impl(
-        &item.self_ty,
-        &TokenStream::new(),
-        &[],
-        &[],
-        &[],
-        &[],
-        None,
-    ))
+    Some(commands_trait_impl(&item.self_ty, CommandsImpl::default()))
+}
+
+/// The parts of a `Commands` impl: the table's entries, the match arms of
+/// `check`, `write`, `read` and `intermediate`, and the `tick` and
+/// `catch_all` functions when the machine has them (the trait's defaults
+/// do nothing and know no command).
+#[derive(Default)]
+struct CommandsImpl {
+    /// Items that go beside the impl: compile-time checks.
+    extra: TokenStream,
+    specs: Vec<TokenStream>,
+    checks: Vec<TokenStream>,
+    writes: Vec<TokenStream>,
+    reads: Vec<TokenStream>,
+    intermediates: Vec<TokenStream>,
+    tick: Option<TokenStream>,
+    catch_all: Option<TokenStream>,
 }
 
 /// The `Commands` impl for a valid impl half, and the compile-time checks
 /// that command names are not built-ins'. A valid impl half has at most one
-/// `#[tick]` method.
+/// `#[tick]` and one `#[catch_all]` method.
 fn commands_impl(machine: &MachineImpl) -> TokenStream {
     let commands = &machine.commands;
     let not_builtin = commands.iter().map(|command| {
@@ -194,9 +207,6 @@ fn commands_impl(machine: &MachineImpl) -> TokenStream {
             const _: () = ::uhaha::__private::assert_not_builtin(#name);
         }
     });
-    let not_builtin = quote!(#(#not_builtin)*);
-    let specs: Vec<TokenStream> = commands.iter().map(spec).collect();
-    let checks: Vec<TokenStream> = commands.iter().enumerate().map(check_arm).collect();
     let arms = |kind: Kind| -> Vec<TokenStream> {
         commands
             .iter()
@@ -205,32 +215,47 @@ fn commands_impl(machine: &MachineImpl) -> TokenStream {
             .map(|(index, command)| run_arm(index, command))
             .collect()
     };
-    commands_trait_impl(
-        &machine.item.self_ty,
-        &not_builtin,
-        &specs,
-        &checks,
-        &arms(Kind::Write),
-        &arms(Kind::Read),
-        machine.ticks.first().map(tick_fn),
-    )
+    let parts = CommandsImpl {
+        extra: quote!(#(#not_builtin)*),
+        specs: commands.iter().map(spec).collect(),
+        checks: commands.iter().enumerate().map(check_arm).collect(),
+        writes: arms(Kind::Write),
+        reads: arms(Kind::Read),
+        intermediates: arms(Kind::Intermediate),
+        tick: machine.ticks.first().map(tick_fn),
+        catch_all: machine.catch_alls.first().map(catch_all_fn),
+    };
+    commands_trait_impl(&machine.item.self_ty, parts)
 }
 
-/// The `Commands` impl from its parts: the table's entries, the match arms
-/// of `check`, `write` and `read`, and `tick` when the machine has one (the
-/// trait's default does nothing).
-fn commands_trait_impl(
-    self_ty: &syn::Type,
-    extra: &TokenStream,
-    specs: &[TokenStream],
-    checks: &[TokenStream],
-    writes: &[TokenStream],
-    reads: &[TokenStream],
-    tick: Option<TokenStream>,
-) -> TokenStream {
-    let check_body = dispatch(quote!(index, args), checks);
-    let write_body = dispatch(quote!(index, ctx, args), writes);
-    let read_body = dispatch(quote!(index, ctx, args), reads);
+/// The `Commands` impl from its parts.
+fn commands_trait_impl(self_ty: &syn::Type, parts: CommandsImpl) -> TokenStream {
+    let CommandsImpl {
+        extra,
+        specs,
+        checks,
+        writes,
+        reads,
+        intermediates,
+        tick,
+        catch_all,
+    } = parts;
+    let check_body = dispatch(quote!(index, args), &checks);
+    let write_body = dispatch(quote!(index, ctx, args), &writes);
+    let read_body = dispatch(quote!(index, ctx, args), &reads);
+    let intermediate = (!intermediates.is_empty()).then(|| {
+        let body = dispatch(quote!(index, args), &intermediates);
+        quote! {
+            fn intermediate<'c>(
+                index: ::core::primitive::usize,
+                conn: &'c ::uhaha::__private::Conn,
+                args: ::uhaha::__private::Args<'_>,
+            ) -> ::uhaha::__private::Result<::uhaha::__private::LocalFuture<'c>, ::uhaha::__private::ArgError> {
+                let _ = conn;
+                #body
+            }
+        }
+    });
     quote! {
         const _: () = {
             #extra
@@ -264,7 +289,9 @@ fn commands_trait_impl(
                     #read_body
                 }
 
+                #intermediate
                 #tick
+                #catch_all
             }
         };
     }
@@ -272,7 +299,7 @@ fn commands_trait_impl(
 
 /// `Commands::tick`, calling the `#[tick]` method with the context in the
 /// form it takes, or without it.
-fn tick_fn(tick: &Tick) -> TokenStream {
+fn tick_fn(tick: &MarkedMethod) -> TokenStream {
     let method = &tick.method.sig.ident;
     // `check` lets through only the context, at most once.
     let call_args: Vec<TokenStream> = tick
@@ -281,7 +308,7 @@ fn tick_fn(tick: &Tick) -> TokenStream {
         .filter_map(|arg| match arg.ty {
             ArgType::Context { mutable: true } => Some(quote!(ctx)),
             ArgType::Context { mutable: false } => Some(quote!(&*ctx)),
-            ArgType::Value { .. } => None,
+            ArgType::Value { .. } | ArgType::Conn { .. } => None,
         })
         .collect();
     let unused = call_args.is_empty().then(|| quote!(let _ = ctx;));
@@ -289,6 +316,24 @@ fn tick_fn(tick: &Tick) -> TokenStream {
         fn tick(&mut self, ctx: &mut ::uhaha::__private::Ctx<'_>) {
             #unused
             Self::#method(self, #(#call_args),*)
+        }
+    }
+}
+
+/// `Commands::CATCH_ALL` and `Commands::catch_all`: the `#[catch_all]`
+/// method run like an intermediate, with the whole command as its
+/// arguments.
+fn catch_all_fn(catch_all: &MarkedMethod) -> TokenStream {
+    let run = local_run(catch_all.method, &catch_all.args);
+    quote! {
+        const CATCH_ALL: ::core::primitive::bool = true;
+
+        fn catch_all<'c>(
+            conn: &'c ::uhaha::__private::Conn,
+            args: ::uhaha::__private::Args<'_>,
+        ) -> ::uhaha::__private::Result<::uhaha::__private::LocalFuture<'c>, ::uhaha::__private::ArgError> {
+            let _ = conn;
+            #run
         }
     }
 }
@@ -321,10 +366,11 @@ fn spec(command: &Command) -> TokenStream {
     let kind = match command.kind() {
         Kind::Write => quote!(::uhaha::__private::Kind::Write),
         Kind::Read => quote!(::uhaha::__private::Kind::Read),
+        Kind::Intermediate => quote!(::uhaha::__private::Kind::Intermediate),
     };
-    let params = values(command).map(|(_, name, arity, _)| {
-        let name = Literal::string(name);
-        let arity = match arity {
+    let params = ast::values(&command.args).map(|value| {
+        let name = Literal::string(value.name);
+        let arity = match value.arity {
             Arity::Required => quote!(::uhaha::__private::Arity::Required),
             Arity::Optional => quote!(::uhaha::__private::Arity::Optional),
             Arity::Variadic => quote!(::uhaha::__private::Arity::Variadic),
@@ -355,27 +401,11 @@ fn spec(command: &Command) -> TokenStream {
     }
 }
 
-/// The value parameters of a command with their positions among the
-/// command's arguments (the context parameter takes none).
-fn values<'c, 'a>(
-    command: &'c Command<'a>,
-) -> impl Iterator<Item = (usize, &'c str, Arity, &'a syn::Type)> + 'c {
-    command
-        .args
-        .iter()
-        .filter_map(|arg| match &arg.ty {
-            ArgType::Value { name, arity, elem } => Some((name.as_str(), *arity, *elem)),
-            ArgType::Context { .. } => None,
-        })
-        .enumerate()
-        .map(|(pos, (name, arity, elem))| (pos, name, arity, elem))
-}
-
 /// Reads the argument at `pos`. Spanned at the type, so that a type without
 /// `FromArg` is reported there.
-fn parse_arg(pos: usize, arity: Arity, elem: &syn::Type) -> TokenStream {
-    let pos = Literal::usize_unsuffixed(pos);
-    let method = match arity {
+fn parse_arg(value: &ast::Value) -> TokenStream {
+    let (pos, elem) = (Literal::usize_unsuffixed(value.pos), value.elem);
+    let method = match value.arity {
         Arity::Required => quote!(required),
         Arity::Optional => quote!(optional),
         Arity::Variadic => quote!(rest),
@@ -388,7 +418,7 @@ fn parse_arg(pos: usize, arity: Arity, elem: &syn::Type) -> TokenStream {
 /// The `check` arm of a command: reads every argument, runs nothing.
 fn check_arm((index, command): (usize, &Command)) -> TokenStream {
     let index = Literal::usize_unsuffixed(index);
-    let parses = values(command).map(|(pos, _, arity, elem)| parse_arg(pos, arity, elem));
+    let parses = ast::values(&command.args).map(|value| parse_arg(&value));
     quote! {
         #index => {
             #(let _ = #parses;)*
@@ -397,53 +427,112 @@ fn check_arm((index, command): (usize, &Command)) -> TokenStream {
     }
 }
 
-/// The `write` or `read` arm of a command: reads the arguments, calls the
-/// method, turns its value into a reply.
+/// The `write`, `read` or `intermediate` arm of a command.
 fn run_arm(index: usize, command: &Command) -> TokenStream {
     let index = Literal::usize_unsuffixed(index);
-    let vars: Vec<syn::Ident> = values(command)
-        .map(|(pos, ..)| quote::format_ident!("__arg{}", pos))
-        .collect();
-    let parses = values(command).map(|(pos, _, arity, elem)| parse_arg(pos, arity, elem));
-    let mut next_var = vars.iter();
-    let call_args = command.args.iter().map(|arg: &Arg| match &arg.ty {
-        ArgType::Context { mutable: true } => quote!(ctx),
-        // In `write`, `ctx` is `&mut Ctx`; a method that takes `&Ctx`
-        // gets a shared reborrow.
-        ArgType::Context { mutable: false } if command.kind() == Kind::Write => quote!(&*ctx),
-        ArgType::Context { mutable: false } => quote!(ctx),
-        ArgType::Value { .. } => {
-            let var = next_var.next();
-            quote!(#var)
-        }
-    });
-    let method = &command.method.sig.ident;
-    let call = quote!(Self::#method(self, #(#call_args),*));
-    let reply = into_reply(command.output(), call);
-    quote! {
-        #index => {
-            #(let #vars = #parses;)*
-            ::uhaha::__private::Result::Ok(#reply)
-        }
-    }
+    let run = match command.kind() {
+        Kind::Intermediate => local_run(command.method, &command.args),
+        Kind::Write | Kind::Read => state_run(command),
+    };
+    quote!(#index => #run)
 }
 
-/// Turns the method's value into a reply. The trait is named through the
-/// return type as written, so that a type without `IntoReply` is reported
-/// at that type, all of it underlined.
-fn into_reply(output: Option<&syn::Type>, call: TokenStream) -> TokenStream {
+/// Reads the arguments of a `#[write]` or `#[read]` command, calls the
+/// method, turns its value into a reply.
+fn state_run(command: &Command) -> TokenStream {
+    let (lets, args) = call_args(&command.args, command.kind());
+    let method = &command.method.sig.ident;
+    let call = quote!(Self::#method(self, #(#args),*));
+    let reply = convert(
+        command.output(),
+        call,
+        quote!(IntoReply),
+        quote!(into_reply),
+    );
+    quote! {{
+        #lets
+        ::uhaha::__private::Result::Ok(#reply)
+    }}
+}
+
+/// Reads the arguments of an `#[intermediate]` or `#[catch_all]` method
+/// and returns its run as a boxed future, which calls the method (and
+/// awaits it when it is `async`) and converts its value. The `Send` bound
+/// is checked at the method's name.
+fn local_run(method: &ImplItemFn, params: &[Arg]) -> TokenStream {
+    let (lets, args) = call_args(params, Kind::Intermediate);
+    let ident = &method.sig.ident;
+    let call = match method.sig.asyncness {
+        Some(_) => quote!(Self::#ident(#(#args),*).await),
+        None => quote!(Self::#ident(#(#args),*)),
+    };
+    let value = convert(
+        ast::output(method),
+        call,
+        quote!(IntoIntermediate),
+        quote!(into_intermediate),
+    );
+    let boxed = quote_spanned! {ident.span()=>
+        ::uhaha::__private::Box::pin(async move { #value })
+    };
+    quote! {{
+        #lets
+        ::uhaha::__private::Result::Ok(#boxed)
+    }}
+}
+
+/// The `let`s that read a method's value parameters, and the arguments of
+/// its call: the context as the method takes it, the connection, and the
+/// values read.
+fn call_args(params: &[Arg], kind: Kind) -> (TokenStream, Vec<TokenStream>) {
+    let var = |pos: usize| quote::format_ident!("__arg{}", pos);
+    let lets = ast::values(params).map(|value| {
+        let (var, parse) = (var(value.pos), parse_arg(&value));
+        quote!(let #var = #parse;)
+    });
+    let lets = quote!(#(#lets)*);
+    let mut next_value = 0;
+    let args = params
+        .iter()
+        .map(|arg| match &arg.ty {
+            ArgType::Context { mutable: true } => quote!(ctx),
+            // In `write`, `ctx` is `&mut Ctx`; a method that takes `&Ctx`
+            // gets a shared reborrow.
+            ArgType::Context { mutable: false } if kind == Kind::Write => quote!(&*ctx),
+            ArgType::Context { mutable: false } => quote!(ctx),
+            ArgType::Conn { .. } => quote!(conn),
+            ArgType::Value { .. } => {
+                next_value += 1;
+                let var = var(next_value - 1);
+                quote!(#var)
+            }
+        })
+        .collect();
+    (lets, args)
+}
+
+/// Converts the method's value through a runtime trait (`IntoReply` or
+/// `IntoIntermediate`). The trait is named through the return type as
+/// written, so that a type without it is reported at that type, all of it
+/// underlined.
+fn convert(
+    output: Option<&syn::Type>,
+    call: TokenStream,
+    trait_: TokenStream,
+    method: TokenStream,
+) -> TokenStream {
     match output {
-        None => quote!(::uhaha::__private::IntoReply::into_reply(#call)),
+        None => quote!(::uhaha::__private::#trait_::#method(#call)),
         // `impl Trait` cannot be named in a path: the span does the work.
         Some(ty) if mentions_impl(ty.to_token_stream()) => quote_spanned! {ty.span()=>
-            ::uhaha::__private::IntoReply::into_reply(#call)
+            ::uhaha::__private::#trait_::#method(#call)
         },
-        Some(ty) => quote!(<#ty as ::uhaha::__private::IntoReply>::into_reply(#call)),
+        Some(ty) => quote!(<#ty as ::uhaha::__private::#trait_>::#method(#call)),
     }
 }
 
 /// Whether a type has `impl Trait` anywhere in it.
-fn mentions_impl(tokens: TokenStream) -> bool {
+pub fn mentions_impl(tokens: TokenStream) -> bool {
     tokens.into_iter().any(|token| match token {
         TokenTree::Ident(ident) => ident == "impl",
         TokenTree::Group(group) => mentions_impl(group.stream()),

@@ -2,27 +2,31 @@
 //!
 //! The attribute goes twice on a service: on the struct that holds the
 //! replicated state (the *struct half*: name, version, snapshots through
-//! serde, `serve()`) and on that struct's impl block (the *impl half*: the
-//! command table, argument parsing, reply encoding and the optional
-//! `#[tick]` method). The two halves meet
+//! serde, `serve()`, the typed client `<Struct>Client`) and on that
+//! struct's impl block (the *impl half*: the command table, argument
+//! parsing, reply encoding, the optional `#[tick]` and `#[catch_all]`
+//! methods, and the client's command methods). The two halves meet
 //! in the runtime's `Machine` and `Commands` traits, so a missing half is a
 //! type error that names the fix.
 //!
 //! The crate is a pipeline, one module per step:
-//! - [`attr`] parses the attribute arguments and the `#[write]`, `#[read]`
-//!   and `#[tick]` markers;
+//! - [`attr`] parses the attribute arguments and the `#[write]`, `#[read]`,
+//!   `#[intermediate]`, `#[tick]` and `#[catch_all]` markers;
 //! - [`ast`] models both halves: the commands with their names, kinds,
-//!   receivers, parameters, return types and docs, and the tick method;
+//!   receivers, parameters, return types and docs, and the tick and
+//!   catch-all methods;
 //! - [`check`] validates the model and collects every mistake, each at its
 //!   own span;
 //! - [`expand`] generates the code, or on error a fallback that keeps the
-//!   rest of the user's program compiling.
+//!   rest of the user's program compiling; [`client`] generates the typed
+//!   client, one method per command from one generator.
 
 extern crate proc_macro;
 
 mod ast;
 mod attr;
 mod check;
+mod client;
 mod doc;
 mod expand;
 
@@ -70,6 +74,18 @@ use syn::{parse_macro_input, Item};
 /// one method may be marked `#[tick]`: it takes `&mut self` and optionally
 /// `&mut Ctx` or `&Ctx`, returns nothing, and runs on every node at each
 /// replicated tick (to expire keys, say). It is not a command.
+///
+/// `#[intermediate]` makes an associated function (no `self`, maybe
+/// `async`) a command that runs on the node that received it, outside the
+/// log: it takes an optional `conn: &Conn` first, then arguments like any
+/// command, and returns a reply or `uhaha::Intermediate::Command(..)`, a
+/// command to run instead. One `#[catch_all]` method, shaped the same way
+/// but taking the whole command (`cmd: Vec<Bytes>`, name first), answers
+/// every command the machine does not know.
+///
+/// Every machine also gets `<Struct>Client`, a typed client with one async
+/// method per command (named like the Rust method), so a command method
+/// may not be called `connect`, `call`, `client` or `into_client`.
 /// See the `uhaha` crate for the full rules.
 #[proc_macro_attribute]
 pub fn machine(args: TokenStream, input: TokenStream) -> TokenStream {

@@ -173,6 +173,11 @@ impl Registration {
         self.client.id
     }
 
+    /// The client's address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.client.addr
+    }
+
     /// The registry this connection is in.
     pub fn clients(&self) -> &Arc<Clients> {
         &self.clients

@@ -177,12 +177,65 @@ pub async fn serve_client<M, S>(
             let _ = stream.shutdown().await;
             return;
         }
+        if flow == Flow::Monitor {
+            return stream_monitor(shared, stream, buf, &mut parser).await;
+        }
         buf.reserve(16 << 10);
         read = match stream.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
         queue.received();
+    }
+}
+
+/// Streams the monitor feed to a client that sent `MONITOR`, until it
+/// leaves or sends `QUIT`. Lines that waited are written together, and a
+/// feed that fell behind is counted, never waited for.
+async fn stream_monitor<M, S>(
+    shared: &Shared<M>,
+    stream: &mut S,
+    mut buf: BytesMut,
+    parser: &mut RequestParser,
+) where
+    M: Commands,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use tokio::sync::broadcast::error::RecvError;
+    let mut feed = shared.monitors.subscribe();
+    let mut out = BytesMut::new();
+    loop {
+        tokio::select! {
+            line = feed.recv() => {
+                match line {
+                    Ok(line) => out.extend_from_slice(&line),
+                    Err(RecvError::Lagged(lost)) => shared.monitors.dropped(lost),
+                    Err(RecvError::Closed) => return,
+                }
+                while let Ok(line) = feed.try_recv() {
+                    out.extend_from_slice(&line);
+                }
+                if stream.write_all(&out).await.is_err() {
+                    return;
+                }
+                out.clear();
+            }
+            read = stream.read_buf(&mut buf) => {
+                if !matches!(read, Ok(n) if n > 0) {
+                    return;
+                }
+                while let Ok(Some(cmd)) = parser.next(&mut buf) {
+                    if cmd[0].eq_ignore_ascii_case(b"QUIT") {
+                        let _ = stream.write_all(b"+OK\r\n").await;
+                        return;
+                    }
+                    let refusal = b"-ERR only QUIT is allowed in MONITOR mode\r\n";
+                    if stream.write_all(refusal).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -17,6 +17,9 @@ use bytes::Bytes;
 pub enum Flow {
     Continue,
     Close,
+    /// The client sent `MONITOR`: the connection streams the monitor feed
+    /// from now on.
+    Monitor,
 }
 
 /// The commands a client may send before it authenticates, as in Redis:
@@ -66,7 +69,22 @@ impl<M: Commands> Shared<M> {
         cmd: Vec<Bytes>,
         queue: &mut ReplyQueue,
     ) -> Flow {
+        self.route(session, cmd, queue, 0).await
+    }
+
+    /// Handles one command that intermediates put in place of the client's
+    /// `rewrites` times (0 for the client's own); see [`crate::local`].
+    pub(crate) async fn route(
+        &self,
+        session: &mut Session,
+        cmd: Vec<Bytes>,
+        queue: &mut ReplyQueue,
+        rewrites: usize,
+    ) -> Flow {
         let Some(route) = self.table.lookup(&cmd[0]) else {
+            if session.authed && M::CATCH_ALL {
+                return self.catch_all(session, cmd, queue, rewrites).await;
+            }
             queue.ready(if session.authed {
                 unknown_command(&cmd)
             } else {
@@ -84,7 +102,12 @@ impl<M: Commands> Shared<M> {
             queue.ready(wrong_arity(&cmd[0]));
             return Flow::Continue;
         }
+        self.monitors.publish(&session.conn, &cmd);
         match route {
+            Route::User(index) if spec.kind == Kind::Intermediate => {
+                self.intermediate(index, session, cmd, queue, rewrites)
+                    .await
+            }
             Route::User(index) => {
                 let args = Args::new(&cmd[1..]);
                 if let Err(e) = M::check(index, args) {
@@ -175,6 +198,10 @@ impl<M: Commands> Shared<M> {
             Builtin::Client => session::client(session, &cmd),
             Builtin::Raft => self.raft_command(&cmd).await,
             Builtin::Cluster => self.cluster_command(&cmd),
+            Builtin::Monitor => {
+                queue.ready(Reply::ok());
+                return Flow::Monitor;
+            }
             Builtin::Shutdown => {
                 tracing::warn!("shutting down on SHUTDOWN from client {}", session.id());
                 self.shutdown.notify_one();

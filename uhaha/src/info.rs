@@ -201,6 +201,7 @@ impl<M: Commands> Shared<M> {
                 field(out, "total_commands_processed", count(&clients.commands));
                 field(out, "total_net_input_bytes", count(&clients.input_bytes));
                 field(out, "total_net_output_bytes", count(&clients.output_bytes));
+                field(out, "monitor_dropped_lines", self.monitors.dropped_total());
             }
             "replication" => replication_section(&figures.replication, out),
             "cluster" => field(out, "cluster_enabled", 1),

@@ -2,7 +2,8 @@
 //! redirects to the leader, retrying while the cluster is unreachable or
 //! electing.
 
-use crate::client::{CallError, NodeClient};
+use crate::client::{Client, ClientError};
+use crate::command::Reply;
 use crate::node::Config;
 use crate::tls::Tls;
 use std::time::{Duration, Instant};
@@ -14,46 +15,41 @@ const RETRY_DELAY: Duration = Duration::from_millis(250);
 
 /// Asks the cluster at `addr` to add this node, reachable at `my_addr`, and
 /// returns once the leader has added it (which, for a voter, means it has
-/// caught up and been promoted).
+/// caught up and been promoted). The client follows redirects to the leader
+/// and waits through elections by itself.
 pub async fn join(
     addr: &str,
     config: &Config,
     tls: Option<&Tls>,
     my_addr: &str,
 ) -> Result<(), String> {
-    let (id, auth) = (config.id, config.auth.as_deref());
     let suffrage = if config.nonvoter { "nonvoter" } else { "voter" };
     tracing::info!("joining existing cluster at {addr} as {suffrage}");
     let deadline = Instant::now() + JOIN_DEADLINE;
-    let mut target = addr.to_string();
+    let id = config.id.to_string();
+    let add = ["RAFT", "SERVER", "ADD", &id, my_addr, suffrage];
     loop {
-        let attempt = async {
-            let mut client = NodeClient::connect(&target, auth, tls).await?;
-            client
-                .call(&["RAFT", "SERVER", "ADD", &id.to_string(), my_addr, suffrage])
-                .await
-        };
+        let mut builder = Client::builder().tls(tls.cloned()).retry_for(JOIN_DEADLINE);
+        if let Some(secret) = &config.auth {
+            builder = builder.auth(secret.clone());
+        }
+        let attempt = async { builder.connect(addr).await?.call(&add).await };
         match attempt.await {
+            Ok(Reply::Error(e)) => return Err(format!("raft server add: {e}")),
             Ok(_) => return Ok(()),
-            Err(CallError::Reply(e)) if e.starts_with("MOVED ") || e.starts_with("TRY ") => {
-                let leader = e.rsplit(' ').next().unwrap_or_default().to_string();
-                tracing::info!("joining through the leader at {leader}");
-                target = leader;
+            Err(ClientError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                // A certificate the other side refuses, or one this node
+                // does not trust, will not mend by itself.
+                return Err(format!("could not join the cluster at {addr}: TLS: {e}"));
             }
-            Err(CallError::Reply(e)) if !e.starts_with("CLUSTERDOWN") => {
-                return Err(format!("raft server add: {e}"));
-            }
-            // A certificate the other side refuses, or one this node does
-            // not trust, will not mend by itself.
-            Err(CallError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-                return Err(format!("could not join the cluster at {target}: TLS: {e}"));
+            Err(e @ ClientError::Reply(_)) => {
+                return Err(format!("could not join the cluster at {addr}: {e}"))
             }
             Err(e) => {
                 if Instant::now() > deadline {
                     return Err(format!("could not join the cluster at {addr}: {e}"));
                 }
-                tracing::debug!("join attempt at {target} failed: {e}; retrying");
-                target = addr.to_string();
+                tracing::debug!("join attempt at {addr} failed: {e}; retrying");
             }
         }
         tokio::time::sleep(RETRY_DELAY).await;

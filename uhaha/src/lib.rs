@@ -48,42 +48,66 @@ mod clients;
 mod cluster;
 mod codec;
 pub mod command;
+mod conn;
 mod connection;
 mod dispatch;
 pub mod duration;
+mod embed;
 pub mod glob;
+mod hooks;
 mod info;
 mod join;
+mod local;
 mod machine;
+mod monitor;
 mod node;
 mod raft;
 mod resp;
 mod server;
+mod service;
 mod session;
 mod snapshot;
 mod tls;
 
 pub use bytes::Bytes;
-pub use command::{ArgError, FromArg, IntoReply, Reply};
+pub use client::{Client, ClientBuilder, ClientError};
+pub use command::{
+    ArgError, FromArg, FromReply, FromReplyError, Intermediate, IntoIntermediate, IntoReply, Reply,
+    ToArg,
+};
+pub use conn::{Conn, ConnData};
+pub use embed::{Node, NodeBuilder};
+pub use hooks::Role;
 pub use machine::{Ctx, Machine, Rand, Snapshot};
 pub use node::Config;
 pub use rand_core::RngCore;
+pub use service::{Service, ServiceConn, Sniff};
+pub use tls::Stream;
 pub use uhaha_macros::machine;
 
 /// What a service's source needs: `use uhaha::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Bytes, Ctx, IntoReply, Reply, RngCore};
+    pub use crate::{Bytes, Conn, Ctx, Intermediate, IntoReply, Reply, RngCore};
 }
 
 /// Items for the code that `#[uhaha::machine]` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::client::{Client, ClientError};
     pub use crate::command::{
-        assert_not_builtin, ArgError, Args, Arity, CommandSpec, Commands, FromArg, IntoReply, Kind,
-        Param, Reply,
+        assert_not_builtin, ArgError, Args, Arity, Call, CommandSpec, Commands, FromArg, FromReply,
+        IntoIntermediate, IntoReply, Kind, LocalFuture, Param, Reply, ToArg,
     };
+    pub use crate::conn::Conn;
+    pub use crate::embed::serve;
     pub use crate::machine::{load_with_serde, save_with_serde, Ctx, Machine, Snapshot};
-    pub use crate::node::serve;
     pub use core::result::Result;
     pub use serde;
+    pub use std::boxed::Box;
+
+    /// A connection without a client, for tests that run generated
+    /// `#[intermediate]` and `#[catch_all]` code by hand.
+    pub fn test_conn() -> Conn {
+        Conn::new(0, std::net::SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
 }

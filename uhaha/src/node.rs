@@ -1,24 +1,40 @@
 //! A node: the pieces wired together. Opens the log, starts Raft, bootstraps
 //! a single-node cluster on first start (or joins one with `-j`), starts the
-//! proposer and the read barrier, listens, and reports readiness.
+//! proposer and the read barrier, listens, and reports readiness. The public
+//! face of this is [`crate::NodeBuilder`] and [`crate::Node`].
 
-use crate::cli;
+use crate::clients::Clients;
 use crate::command::{CommandTable, Commands};
+use crate::hooks::Hooks;
+use crate::monitor::Monitors;
 use crate::raft::{
     self, Applied, Cluster, LogStore, Network, Proposer, Raft, ReadBarrier, Redirect,
     StateMachineStore,
 };
 use crate::resp::Limits;
+use crate::service::{LocalNode, Service};
 use crate::snapshot::SnapshotDir;
 use crate::tls::Tls;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
-/// How a node runs: what uhaha's command line sets.
+/// How a node runs: what uhaha's command line sets, or what a program that
+/// embeds a node sets in code.
+///
+/// ```
+/// let config = uhaha::Config {
+///     addr: "127.0.0.1:0".into(),
+///     data_dir: std::env::temp_dir().join("my-service"),
+///     ..uhaha::Config::default()
+/// };
+/// assert_eq!(config.id, 1);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Config {
     /// This node's id in the cluster (`-n`).
@@ -65,6 +81,40 @@ pub struct Config {
     pub handshake_timeout: Duration,
 }
 
+impl Default for Config {
+    /// uhaha's defaults, as the command line has them: node 1 on
+    /// `127.0.0.1:11001`, data in `./data`.
+    fn default() -> Config {
+        Config {
+            id: 1,
+            addr: "127.0.0.1:11001".into(),
+            advertise: None,
+            data_dir: PathBuf::from("data"),
+            join: None,
+            nonvoter: false,
+            auth: None,
+            nosync: false,
+            openreads: false,
+            redirect: Redirect::Moved,
+            tick: Duration::from_millis(200),
+            snapshot_logs: 10_000,
+            restore: None,
+            limits: Limits::default(),
+            tls_cert: None,
+            tls_key: None,
+            tls_ca: None,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a program adds to a node besides its config.
+#[derive(Clone, Default)]
+pub(crate) struct Extensions {
+    pub hooks: Hooks,
+    pub services: Vec<Arc<dyn Service>>,
+}
+
 /// What every connection of a node shares.
 pub struct Shared<M> {
     pub config: Config,
@@ -80,10 +130,65 @@ pub struct Shared<M> {
     pub next_client_id: AtomicU64,
     /// Notified when a client sends `SHUTDOWN`.
     pub shutdown: Notify,
+    /// The node's connected clients and statistics.
+    pub clients: Arc<Clients>,
+    /// Hooks and services the program registered.
+    pub extensions: Extensions,
+    /// The feed of `MONITOR`.
+    pub monitors: Monitors,
+    /// The address this node is known by in the cluster.
+    pub my_addr: String,
+    /// Set once the node stops: the listener and every connection end.
+    stop: watch::Sender<bool>,
+}
+
+impl<M: Commands> Shared<M> {
+    /// Runs `task` until it ends or the node stops.
+    pub fn spawn_until_stopped(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let mut stop = self.stop.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = task => {}
+                _ = stop.wait_for(|stopped| *stopped) => {}
+            }
+        });
+    }
+
+    /// Stops the listener and every connection, then Raft.
+    pub async fn stop(&self) {
+        self.stop.send_replace(true);
+        let _ = self.raft.shutdown().await;
+    }
+
+    /// How code in this process reaches this node without a socket: each
+    /// dial serves a new in-memory connection like a client's.
+    pub fn local_node(self: &Arc<Self>) -> LocalNode {
+        let node: Weak<Shared<M>> = Arc::downgrade(self);
+        LocalNode {
+            addr: self.my_addr.clone(),
+            tls: self.tls.clone(),
+            dialer: Arc::new(move || {
+                let (ours, theirs) = tokio::io::duplex(64 << 10);
+                if let Some(shared) = node.upgrade() {
+                    let addr = SocketAddr::from(([0, 0, 0, 0], 0));
+                    let serving = shared.clone();
+                    shared.spawn_until_stopped(async move {
+                        let mut stream = theirs;
+                        crate::server::serve_redis(&serving, &mut stream, Default::default(), addr)
+                            .await;
+                    });
+                }
+                Box::new(ours)
+            }),
+        }
+    }
 }
 
 /// Starts a node of machine `M` and returns once it is ready for commands.
-pub async fn start<M: Commands>(config: Config) -> Result<Arc<Shared<M>>, String> {
+pub(crate) async fn start<M: Commands>(
+    config: Config,
+    extensions: Extensions,
+) -> Result<Arc<Shared<M>>, String> {
     let dir = config.data_dir.join(M::NAME).join(config.id.to_string());
     let restore = match &config.restore {
         Some(path) => Some(read_restore_file(path, &dir)?),
@@ -138,10 +243,18 @@ pub async fn start<M: Commands>(config: Config) -> Result<Arc<Shared<M>>, String
         tls,
         next_client_id: AtomicU64::new(1),
         shutdown: Notify::new(),
+        clients: Arc::new(Clients::new(bound)),
+        extensions,
+        monitors: Monitors::default(),
+        my_addr: my_addr.clone(),
+        stop: watch::channel(false).0,
     });
+    if let Some(hook) = &shared.extensions.hooks.role {
+        crate::hooks::watch_role(raft.clone(), hook.clone());
+    }
     // Serve peers and clients before joining: the leader replicates to a
     // joining node before it answers the join.
-    tokio::spawn(crate::server::run(listener, shared.clone()));
+    shared.spawn_until_stopped(crate::server::run(listener, shared.clone()));
 
     let config = &shared.config;
     if raft.is_initialized().await.map_err(|e| e.to_string())? {
@@ -226,51 +339,4 @@ async fn leave_when_removed(raft: Raft) {
             return;
         }
     }
-}
-
-/// Runs a node of machine `M` with uhaha's command line, until it is
-/// stopped by a signal or by `SHUTDOWN`. Never returns.
-pub fn serve<M: Commands>() -> ! {
-    let table = CommandTable::new(M::COMMANDS);
-    let config = cli::parse::<M>(&table);
-    let code = runtime().block_on(async {
-        match run::<M>(config).await {
-            Ok(()) => 0,
-            Err(e) => {
-                tracing::error!("{e}");
-                1
-            }
-        }
-    });
-    std::process::exit(code)
-}
-
-/// The node's runtime: one thread for the connections, Raft's core, the
-/// replication streams and the state machine; the log writer has a thread
-/// of its own, and snapshots go to the blocking pool.
-///
-/// One thread because a node's work is a chain of small steps handed from
-/// task to task (a command to the proposer, an entry to the core, replies
-/// back to the connections): on one thread each hand-off is a queue push,
-/// while a multi-threaded runtime pays a cross-thread wake-up (a futex call
-/// and often a sleeping worker) for many of them and spends more on that
-/// than it gains from a second core. The benchmark tool measured the
-/// difference on a 3-node cluster on 2 cores: 30 % to 40 % more writes
-/// per second with one thread, without and with pipelining.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("start the runtime")
-}
-
-async fn run<M: Commands>(config: Config) -> Result<(), String> {
-    tracing::warn!("starting {} version {}", M::NAME, M::VERSION);
-    let node = start::<M>(config).await?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::warn!("interrupted"),
-        _ = node.shutdown.notified() => {}
-    }
-    let _ = node.raft.shutdown().await;
-    Ok(())
 }

@@ -1,13 +1,16 @@
 //! The listener: accepts connections on the node's one port and serves each
 //! in its own task, so that a slow or silent client never holds up another.
+//! A connection is told apart by its first bytes: TLS, a Raft peer, a
+//! registered [`Service`](crate::Service), or else a Redis client.
 
-use crate::clients::Clients;
-use crate::command::Commands;
+use crate::command::{Commands, Reply};
+use crate::conn::Conn;
 use crate::connection::serve_client;
 use crate::node::Shared;
 use crate::raft::{check_handshake, serve_peer, MAGIC};
+use crate::service::{ServiceConn, Sniff, MAX_SNIFF};
 use crate::session::Session;
-use crate::tls::{self, Tls};
+use crate::tls::{self, Stream, Tls};
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -20,12 +23,8 @@ use tokio::sync::Semaphore;
 /// Most connections served at once; more wait in the kernel's backlog.
 pub const MAX_CONNECTIONS: usize = 10_000;
 
-/// Accepts connections until the process ends.
+/// Accepts connections until the node stops.
 pub async fn run<M: Commands>(listener: TcpListener, shared: Arc<Shared<M>>) {
-    let local = listener
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let clients = Arc::new(Clients::new(local));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let permit = slots.clone().acquire_owned().await.expect("never closed");
@@ -39,9 +38,9 @@ pub async fn run<M: Commands>(listener: TcpListener, shared: Arc<Shared<M>>) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let (shared, clients) = (shared.clone(), clients.clone());
-        tokio::spawn(async move {
-            serve_connection(&shared, &clients, stream, addr).await;
+        let serving = shared.clone();
+        shared.spawn_until_stopped(async move {
+            serve_connection(&serving, stream, addr).await;
             drop(permit);
         });
     }
@@ -53,8 +52,7 @@ pub async fn run<M: Commands>(listener: TcpListener, shared: Arc<Shared<M>>) {
 /// must happen within the handshake deadline, so a silent or stalled
 /// connection is closed; a peer must also prove the cluster's secret.
 async fn serve_connection<M: Commands>(
-    shared: &Shared<M>,
-    clients: &Arc<Clients>,
+    shared: &Arc<Shared<M>>,
     mut stream: TcpStream,
     addr: SocketAddr,
 ) {
@@ -68,30 +66,30 @@ async fn serve_connection<M: Commands>(
     let tls_hello = first[0] == tls::HANDSHAKE_BYTE;
     match (&shared.tls, tls_hello) {
         (Some(tls), true) => match tokio::time::timeout(deadline, tls.accept(stream)).await {
-            Ok(Ok(mut stream)) => {
+            Ok(Ok(stream)) => {
                 let certified = Tls::has_client_certificate(&stream);
-                serve_protocol(shared, clients, &mut stream, addr, certified).await
+                serve_protocol(shared, Box::new(stream), addr, certified).await
             }
             Ok(Err(e)) => tracing::warn!("TLS handshake with {addr} failed: {e}"),
             Err(_) => tracing::warn!("TLS handshake with {addr} timed out"),
         },
         (Some(_), false) => {
             tracing::warn!("refused a plain-text connection from {addr}: this node requires TLS");
-            let _ = stream.write_all(b"-ERR this node requires TLS\r\n").await;
+            refuse(&mut stream, b"-ERR this node requires TLS\r\n").await;
         }
         (None, true) => {
             tracing::warn!("refused a TLS connection from {addr}: this node has no --tls-cert")
         }
-        (None, false) => serve_protocol(shared, clients, &mut stream, addr, true).await,
+        (None, false) => serve_protocol(shared, Box::new(stream), addr, true).await,
     }
 }
 
-/// Tells a Raft peer from a Redis client by the first byte and serves it.
-/// Under TLS, a peer must have presented a certificate (`certified`).
-async fn serve_protocol<M: Commands, S: AsyncRead + AsyncWrite + Unpin>(
-    shared: &Shared<M>,
-    clients: &Arc<Clients>,
-    stream: &mut S,
+/// Tells a Raft peer, a service and a Redis client apart by the first
+/// bytes and serves the connection. Under TLS, a peer must have presented a
+/// certificate (`certified`).
+async fn serve_protocol<M: Commands>(
+    shared: &Arc<Shared<M>>,
+    mut stream: Box<dyn Stream>,
     addr: SocketAddr,
     certified: bool,
 ) {
@@ -115,17 +113,107 @@ async fn serve_protocol<M: Commands, S: AsyncRead + AsyncWrite + Unpin>(
             if magic != MAGIC[1..] {
                 return Ok(false);
             }
-            check_handshake(stream, shared.config.auth.as_deref().unwrap_or("")).await
+            check_handshake(&mut stream, shared.config.auth.as_deref().unwrap_or("")).await
         };
         match tokio::time::timeout(deadline, handshake).await {
-            Ok(Ok(true)) => serve_peer(&shared.raft, stream).await,
+            Ok(Ok(true)) => serve_peer(&shared.raft, &mut stream).await,
             _ => tracing::warn!("refused a peer connection from {addr}: bad handshake or secret"),
         }
         return;
     }
-    let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
-    let client = clients.register(id, addr, clients.local);
-    let session = Session::new(client, shared.config.auth.is_none());
+    let mut received = BytesMut::from(&first[..]);
+    if !shared.extensions.services.is_empty() {
+        match tokio::time::timeout(deadline, sniff(shared, &mut stream, &mut received)).await {
+            Ok(Ok(Some(service))) => {
+                let mut conn = Conn::new(next_id(shared), addr);
+                if let Err(refused) = shared.extensions.hooks.connected(&mut conn) {
+                    tracing::debug!("connection {} from {addr} refused: {refused}", conn.id());
+                    return;
+                }
+                let node = shared.local_node();
+                let service_conn = ServiceConn {
+                    received,
+                    stream,
+                    conn: conn.clone(),
+                    node,
+                };
+                service.serve(service_conn).await;
+                shared.extensions.hooks.disconnected(&conn);
+                return;
+            }
+            Ok(Ok(None)) => {}
+            _ => {
+                tracing::debug!("closed a connection from {addr} that never said what it is");
+                return;
+            }
+        }
+    }
+    serve_redis(shared, &mut stream, received, addr).await;
+}
+
+fn next_id<M>(shared: &Shared<M>) -> u64 {
+    shared.next_client_id.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Reads until one service claims the connection (`Some`) or none does
+/// (`None`), up to [`MAX_SNIFF`] bytes.
+async fn sniff<M: Commands>(
+    shared: &Shared<M>,
+    stream: &mut Box<dyn Stream>,
+    received: &mut BytesMut,
+) -> std::io::Result<Option<Arc<dyn crate::Service>>> {
+    loop {
+        let mut undecided = false;
+        for service in &shared.extensions.services {
+            match service.sniff(received) {
+                Sniff::Mine => return Ok(Some(service.clone())),
+                Sniff::NeedMore => undecided = true,
+                Sniff::NotMine => {}
+            }
+        }
+        if !undecided || received.len() >= MAX_SNIFF {
+            return Ok(None);
+        }
+        received.reserve(MAX_SNIFF - received.len());
+        if stream.read_buf(received).await? == 0 {
+            return Ok(None);
+        }
+    }
+}
+
+/// Serves a Redis client whose first bytes are in `received`: registers it,
+/// asks the connect hook, and serves it until it leaves.
+pub async fn serve_redis<M: Commands, S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Shared<M>,
+    stream: &mut S,
+    received: BytesMut,
+    addr: SocketAddr,
+) {
+    let id = next_id(shared);
+    let client = shared.clients.register(id, addr, shared.clients.local);
+    let mut session = Session::new(client, shared.config.auth.is_none());
+    if let Err(refused) = shared.extensions.hooks.connected(&mut session.conn) {
+        tracing::debug!("client {id} from {addr} refused: {refused}");
+        let mut out = BytesMut::new();
+        Reply::error(refused).encode(session.protocol, &mut out);
+        refuse(stream, &out).await;
+        return;
+    }
     tracing::debug!("client {id} connected from {addr}");
-    serve_client(shared, stream, BytesMut::from(&first[..]), session).await;
+    let conn = session.conn.clone();
+    serve_client(shared, stream, received, session).await;
+    shared.extensions.hooks.disconnected(&conn);
+}
+
+/// Sends `reply` and closes, reading what the client sent meanwhile (for a
+/// moment at most): closing with unread bytes would reset the connection
+/// and could destroy the reply before the client reads it.
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, reply: &[u8]) {
+    const LINGER: Duration = Duration::from_secs(1);
+    if stream.write_all(reply).await.is_err() || stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 4096];
+    let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }

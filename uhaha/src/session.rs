@@ -7,6 +7,7 @@
 
 use crate::clients::Registration;
 use crate::command::{Commands, Protocol, Reply};
+use crate::conn::Conn;
 use crate::dispatch::same_secret;
 use crate::node::Shared;
 use bytes::Bytes;
@@ -21,6 +22,8 @@ pub const REDIS_VERSION: &str = "7.2.0";
 pub struct Session {
     /// The connection's entry in the node's client registry.
     pub client: Registration,
+    /// What handlers see of the connection.
+    pub conn: Conn,
     /// Whether the client passed `AUTH` (always true without `--auth`).
     pub authed: bool,
     /// The protocol replies are written in, switched by `HELLO`.
@@ -33,6 +36,7 @@ impl Session {
     /// A new connection's session; `authed` when the node needs no password.
     pub fn new(client: Registration, authed: bool) -> Session {
         Session {
+            conn: Conn::new(client.id(), client.addr()),
             client,
             authed,
             protocol: Protocol::Resp2,

@@ -116,7 +116,7 @@ impl Tls {
     }
 }
 
-/// A connection to another node, under TLS or not.
+/// A byte stream: a connection under TLS or not, or an in-memory one.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
 

@@ -148,6 +148,43 @@ impl HalfDerived {
     }
 }
 
+/// Intermediates in every form and a catch-all, all on the node that
+/// received the command.
+#[uhaha::machine]
+#[derive(Default)]
+pub struct Local;
+
+#[uhaha::machine]
+impl Local {
+    /// A synchronous intermediate with the connection and every arity.
+    #[intermediate]
+    fn stamp(conn: &Conn, key: String, _at: Option<u64>) -> Intermediate {
+        Intermediate::command(["SET".to_owned(), key, conn.id().to_string()])
+    }
+
+    /// An `async` intermediate that may fail.
+    #[intermediate]
+    async fn fetch(keys: Vec<String>) -> Result<Intermediate, String> {
+        let first = std::future::ready(keys.into_iter().next())
+            .await
+            .ok_or("no key")?;
+        Ok(Intermediate::command(["GET".to_owned(), first]))
+    }
+
+    /// An intermediate that only replies.
+    #[intermediate(name = "ANSWER")]
+    fn answer() -> i64 {
+        42
+    }
+
+    /// Every other command.
+    #[catch_all]
+    async fn unknown(_conn: &Conn, cmd: Vec<Bytes>) -> Reply {
+        let name = std::future::ready(String::from_utf8_lossy(&cmd[0]).into_owned()).await;
+        Reply::error(format_args!("unknown {name}"))
+    }
+}
+
 /// A machine without commands.
 #[uhaha::machine]
 #[derive(Default)]

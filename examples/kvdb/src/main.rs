@@ -2,7 +2,8 @@
 //! example. See README.md for a walk through a three-node cluster.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
+use uhaha::command::{Commands, BUILTIN_NAMES};
 use uhaha::prelude::*;
 
 /// One key's value and times, in Unix nanoseconds of machine time.
@@ -126,6 +127,47 @@ impl Kvdb {
         self.keys.len()
     }
 
+    /// Sets a key to the wall-clock time, in Unix milliseconds, of the node
+    /// that received the command: SETNOW key.
+    ///
+    /// An intermediate, not a write: a write runs on every node and again
+    /// whenever the log is replayed, so it must not read a clock of its
+    /// own (each run would store a different time); its `ctx.now()` is the
+    /// machine time that the leader stamped on the log entry. Here the
+    /// receiving node reads its clock once, outside the log, and hands the
+    /// value to SET, which replicates it like any write.
+    #[intermediate(key = "key")]
+    fn setnow(key: Bytes) -> Result<Intermediate, String> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| "the node's clock is before 1970")?;
+        let millis = Bytes::from(now.as_millis().to_string());
+        Ok(Intermediate::Command(vec![Bytes::from("SET"), key, millis]))
+    }
+
+    /// Answers a command this store does not have as Redis does, with the
+    /// closest command's name as a hint:
+    /// `ERR unknown command 'gte' (did you mean 'get'?), with args beginning with: 'k'`.
+    #[catch_all]
+    fn unknown(cmd: Vec<Bytes>) -> Reply {
+        let name = String::from_utf8_lossy(&cmd[0]).into_owned();
+        let known = Self::COMMANDS
+            .iter()
+            .map(|spec| spec.name)
+            .chain(BUILTIN_NAMES.iter().copied());
+        let hint = closest(&name, known)
+            .map(|known| format!(" (did you mean '{}'?)", known.to_ascii_lowercase()))
+            .unwrap_or_default();
+        let args: String = cmd[1..]
+            .iter()
+            .take(8)
+            .map(|arg| format!("'{}' ", String::from_utf8_lossy(arg)))
+            .collect();
+        Reply::Error(format!(
+            "ERR unknown command '{name}'{hint}, with args beginning with: {args}"
+        ))
+    }
+
     /// Deletes the keys whose time has come, on every node at each tick.
     #[tick]
     fn expire(&mut self, ctx: &mut Ctx) {
@@ -140,6 +182,61 @@ impl Kvdb {
     }
 }
 
+/// The known name closest to `name`, ignoring case, if it is close enough
+/// to be a typo: at most two edits away, and fewer than its length.
+fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let name = name.to_ascii_uppercase();
+    known
+        .map(|candidate| (typo_distance(&name, candidate), candidate))
+        .filter(|&(distance, _)| distance <= 2 && distance < name.len())
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+/// The edits (insert, delete, substitute, swap two neighbours) that turn
+/// `a` into `b`: Damerau-Levenshtein's optimal string alignment distance.
+fn typo_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut rows = vec![(0..=b.len()).collect::<Vec<usize>>()];
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (rows[i - 1][j] + 1)
+                .min(row[j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(rows[i - 2][j - 2] + 1);
+            }
+        }
+        rows.push(row);
+    }
+    rows[a.len()][b.len()]
+}
+
 fn main() {
     Kvdb::serve();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_are_one_or_two_edits() {
+        assert_eq!(typo_distance("GTE", "GET"), 1);
+        assert_eq!(typo_distance("SETT", "SET"), 1);
+        assert_eq!(typo_distance("DBSZE", "DBSIZE"), 1);
+        assert_eq!(typo_distance("", "GET"), 3);
+        assert_eq!(typo_distance("KEYS", "KEYS"), 0);
+    }
+
+    #[test]
+    fn the_closest_known_name_is_suggested() {
+        let known = || ["GET", "SET", "SETNOW", "DBSIZE", "PING"].into_iter();
+        assert_eq!(closest("gte", known()), Some("GET"));
+        assert_eq!(closest("setnwo", known()), Some("SETNOW"));
+        assert_eq!(closest("xyzzy", known()), None);
+        assert_eq!(closest("x", known()), None);
+    }
 }

@@ -3,12 +3,17 @@
 //! ```text
 //! cargo run --release -p ticket -- -n 1 -a 127.0.0.1:11001
 //! redis-cli -p 11001 TICKET
+//! curl http://127.0.0.1:11001/TICKET
 //! ```
 
-/// A service for monotonically increasing tickets.
+mod http;
+
+/// A service for monotonically increasing tickets. Public, like its
+/// generated `TicketClient`, so that programs (and the black-box tests)
+/// that include this file can talk to a cluster in types.
 #[uhaha::machine(name = "ticket", version = "0.1.0")]
 #[derive(Default)]
-struct Ticket {
+pub struct Ticket {
     ticket: i64,
 }
 
@@ -29,5 +34,6 @@ impl Ticket {
 }
 
 fn main() {
-    Ticket::serve();
+    // The HTTP front end shares the port with Redis clients and peers.
+    uhaha::Node::<Ticket>::builder().service(http::Http).serve();
 }

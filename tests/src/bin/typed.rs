@@ -8,7 +8,7 @@ use uhaha::prelude::*;
 /// Typed keys and counters.
 #[uhaha::machine(name = "typed", version = "0.0.1")]
 #[derive(Default)]
-struct Typed {
+pub struct Typed {
     values: BTreeMap<String, Vec<u8>>,
     counters: BTreeMap<String, i64>,
     /// Every ROLL: the machine time and the random number it saw.

@@ -16,6 +16,7 @@ pub enum Builtin {
     Help,
     Info,
     Machine,
+    Monitor,
     Ping,
     Quit,
     Raft,
@@ -129,6 +130,15 @@ pub const BUILTINS: &[(Builtin, CommandSpec)] = &[
             Read,
             &[p("HUMAN", Optional)],
             "Returns the machine's boot time, current time and uptime, in nanoseconds or, with HUMAN, readable.",
+        ),
+    ),
+    (
+        Builtin::Monitor,
+        spec(
+            "MONITOR",
+            Local,
+            &[],
+            "Streams every command the node processes, one line each, until the connection closes. A monitor that falls behind loses lines (INFO's monitor_dropped_lines counts them); commands never wait for it.",
         ),
     ),
     (

@@ -71,6 +71,9 @@ pub fn command_info(spec: &CommandSpec) -> Reply {
         Kind::Write => (&["write"], &["@write"]),
         Kind::Read => (&["readonly"], &["@read"]),
         Kind::Local => (&["fast"], &["@fast", "@connection"]),
+        // It may turn into a write: no `readonly`, so that cluster clients
+        // send it to the leader.
+        Kind::Intermediate => (&[], &["@slow"]),
     };
     Reply::Array(vec![
         Reply::bulk(spec.name.to_ascii_lowercase()),

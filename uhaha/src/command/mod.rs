@@ -3,17 +3,27 @@
 
 mod arg;
 mod builtin;
+mod call;
+mod from_reply;
 pub mod help;
+mod intermediate;
 mod reply;
 mod spec;
 mod table;
+mod to_arg;
 
 pub use arg::{ArgError, Args, FromArg};
 pub use builtin::{Builtin, BUILTINS};
+#[doc(hidden)]
+pub use call::Call;
+pub use from_reply::{FromReply, FromReplyError};
+pub use intermediate::{Intermediate, IntoIntermediate, LocalFuture};
 pub use reply::{ArrayElement, IntoReply, Protocol, Reply};
 pub use spec::{summary_of, Arity, CommandSpec, Kind, Param};
 pub use table::{CommandTable, Route};
+pub use to_arg::ToArg;
 
+use crate::conn::Conn;
 use crate::machine::{Ctx, Machine};
 
 /// The impl half of `#[uhaha::machine]`: the user's commands and how to run
@@ -42,6 +52,30 @@ pub trait Commands: Machine {
     /// each replicated tick.
     fn tick(&mut self, ctx: &mut Ctx<'_>) {
         let _ = ctx;
+    }
+
+    /// Reads the arguments of `#[intermediate]` command `index` and returns
+    /// the method's run, to be awaited on the node that received the
+    /// command. The default, for machines without intermediates, knows no
+    /// command.
+    fn intermediate<'c>(
+        index: usize,
+        conn: &'c Conn,
+        args: Args<'_>,
+    ) -> Result<LocalFuture<'c>, ArgError> {
+        let _ = (index, conn, args);
+        Err(ArgError::new("unknown command"))
+    }
+
+    /// Whether the machine has a `#[catch_all]` method.
+    const CATCH_ALL: bool = false;
+
+    /// Reads a command the table does not know, its name included, as the
+    /// `#[catch_all]` method's argument and returns the method's run, like
+    /// [`Commands::intermediate`]. Called only when [`Commands::CATCH_ALL`].
+    fn catch_all<'c>(conn: &'c Conn, cmd: Args<'_>) -> Result<LocalFuture<'c>, ArgError> {
+        let _ = (conn, cmd);
+        Err(ArgError::new("unknown command"))
     }
 }
 

@@ -12,6 +12,10 @@ pub enum Kind {
     /// Runs on the node that received it, outside the log (built-ins such as
     /// `PING`).
     Local,
+    /// A user's `#[intermediate]` command: runs on the node that received
+    /// it, outside the log and without the state, and answers or hands the
+    /// client another command to run instead.
+    Intermediate,
 }
 
 /// How many values a parameter takes.
@@ -39,7 +43,7 @@ pub struct Param {
 pub struct CommandSpec {
     /// The command's name, upper-case (`TICKET`).
     pub name: &'static str,
-    /// Write or read.
+    /// Write, read or intermediate.
     pub kind: Kind,
     /// Its parameters in order (the context parameter is not one).
     pub params: &'static [Param],

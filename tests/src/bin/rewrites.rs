@@ -1,0 +1,68 @@
+//! A test service for `#[intermediate]` commands and command rewriting:
+//! commands that rewrite into each other, into reads and writes, into
+//! nothing, and one that reports the connection it came from.
+
+use std::collections::BTreeMap;
+use uhaha::prelude::*;
+
+/// Keys, and intermediates around them.
+#[uhaha::machine(name = "rewrites", version = "0.0.1")]
+#[derive(Default)]
+struct Rewrites {
+    keys: BTreeMap<String, String>,
+}
+
+#[uhaha::machine]
+impl Rewrites {
+    /// Sets a key.
+    #[write]
+    fn set(&mut self, key: String, value: String) {
+        self.keys.insert(key, value);
+    }
+
+    /// Returns a key's value, or nil.
+    #[read]
+    fn get(&self, key: String) -> Option<String> {
+        self.keys.get(&key).cloned()
+    }
+
+    /// Rewrites itself `n` times, then replies `done`.
+    #[intermediate]
+    fn rewrite(n: u32) -> Intermediate {
+        match n {
+            0 => Intermediate::Reply(Reply::bulk("done")),
+            n => Intermediate::command(["REWRITE".to_string(), (n - 1).to_string()]),
+        }
+    }
+
+    /// Rewrites itself forever.
+    #[intermediate(name = "LOOP")]
+    fn forever() -> Intermediate {
+        Intermediate::command(["LOOP"])
+    }
+
+    /// Returns an empty command.
+    #[intermediate]
+    fn empty() -> Intermediate {
+        Intermediate::Command(Vec::new())
+    }
+
+    /// Reads a key under another name, through the read path.
+    #[intermediate]
+    fn alias(key: String) -> Intermediate {
+        Intermediate::command(["GET", &key])
+    }
+
+    /// Sets a key to this connection's id and address, after a pause on the
+    /// receiving node.
+    #[intermediate]
+    async fn whoami(conn: &Conn, key: String, pause_ms: Option<u64>) -> Intermediate {
+        let id = conn.id();
+        tokio::time::sleep(std::time::Duration::from_millis(pause_ms.unwrap_or(0))).await;
+        Intermediate::command(["SET".to_string(), key, format!("{id} {}", conn.addr())])
+    }
+}
+
+fn main() {
+    Rewrites::serve();
+}

@@ -1,0 +1,180 @@
+//! `#[intermediate]` commands and the `#[catch_all]` method end to end:
+//! kvdb's SETNOW and its hints for unknown commands on real clusters, and
+//! a test service whose intermediates rewrite commands into others.
+
+use redis::Value;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use uhaha_tests::{data_dir, dir_arg, raw, resp, Cluster, NodeProcess, PATIENCE};
+
+const KVDB: &str = env!("CARGO_BIN_EXE_kvdb-node");
+const REWRITES: &str = env!("CARGO_BIN_EXE_rewrites");
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn error_of(result: redis::RedisResult<Value>) -> String {
+    let e = result.expect_err("an error reply");
+    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
+        .trim()
+        .to_string()
+}
+
+fn query(con: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<Value> {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(con)
+}
+
+/// What node `i` answers to `GET key`, once it answers with a value.
+fn value_on(cluster: &Cluster, i: usize, key: &str) -> String {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match cluster.query(i, &["GET", key]) {
+            Ok(Value::BulkString(value)) => return String::from_utf8(value).unwrap(),
+            other => assert!(Instant::now() < deadline, "node {i}: {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn setnow_replicates_the_receiving_nodes_clock_through_the_log() {
+    let cluster = Cluster::start(KVDB, 3, &["--openreads"]);
+    let leader = cluster.leader();
+    let before = now_ms();
+    assert_eq!(
+        cluster.query(leader, &["SETNOW", "t"]).unwrap(),
+        Value::Okay
+    );
+    let after = now_ms();
+    let stored = value_on(&cluster, leader, "t");
+    let millis: u64 = stored.parse().expect("Unix milliseconds");
+    assert!(
+        (before..=after).contains(&millis),
+        "{before} <= {millis} <= {after}"
+    );
+    // The followers applied the same SET, value included: the clock was
+    // read once, by the node that received the command.
+    for i in (0..3).filter(|&i| i != leader) {
+        assert_eq!(value_on(&cluster, i, "t"), stored, "node {i}");
+    }
+
+    // On a follower the intermediate runs, and the SET it hands on is a
+    // write, which the follower redirects to the leader.
+    let follower = (leader + 1) % 3;
+    let redirect = error_of(cluster.query(follower, &["SETNOW", "u"]));
+    assert!(redirect.starts_with("MOVED 0 "), "{redirect}");
+    assert_eq!(cluster.via(follower, &["SETNOW", "u"]), Value::Okay);
+    assert!(value_on(&cluster, follower, "u").parse::<u64>().unwrap() >= after);
+    assert_eq!(
+        error_of(cluster.query(leader, &["SETNOW"])),
+        "ERR wrong number of arguments for 'setnow' command"
+    );
+}
+
+#[test]
+fn unknown_commands_get_the_closest_name_once_authenticated() {
+    let dir = data_dir();
+    let node = NodeProcess::start(KVDB, &["-d", &dir_arg(dir.path()), "--auth", "s3cret"]);
+    let mut request = resp(&["GTE", "k"]);
+    request.extend(resp(&["SETNOW", "k"]));
+    request.extend(resp(&["AUTH", "s3cret"]));
+    request.extend(resp(&["GTE", "k"]));
+    request.extend(resp(&["dbsze"]));
+    request.extend(resp(&["XYZZY", "a", "b"]));
+    let (replies, _) = raw(node.addr, &request, Duration::from_secs(2));
+    let replies = String::from_utf8(replies).unwrap();
+    let lines: Vec<&str> = replies.split("\r\n").collect();
+    assert_eq!(
+        lines,
+        [
+            "-NOAUTH Authentication required.",
+            "-NOAUTH Authentication required.",
+            "+OK",
+            "-ERR unknown command 'GTE' (did you mean 'get'?), with args beginning with: 'k' ",
+            "-ERR unknown command 'dbsze' (did you mean 'dbsize'?), with args beginning with: ",
+            "-ERR unknown command 'XYZZY', with args beginning with: 'a' 'b' ",
+            "",
+        ]
+    );
+}
+
+#[test]
+fn rewrites_go_through_the_normal_dispatch_up_to_a_limit() {
+    let dir = data_dir();
+    let node = NodeProcess::start(REWRITES, &["-d", &dir_arg(dir.path())]);
+    let mut con = node.client();
+    let too_many = "ERR command rewritten more than 8 times: intermediate or catch-all commands keep returning other commands";
+    assert_eq!(
+        query(&mut con, &["REWRITE", "8"]).unwrap(),
+        Value::BulkString(b"done".to_vec())
+    );
+    assert_eq!(error_of(query(&mut con, &["REWRITE", "9"])), too_many);
+    assert_eq!(error_of(query(&mut con, &["LOOP"])), too_many);
+    assert_eq!(
+        error_of(query(&mut con, &["EMPTY"])),
+        "ERR an intermediate or catch-all command returned an empty command"
+    );
+    assert_eq!(
+        error_of(query(&mut con, &["REWRITE", "x"])),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        error_of(query(&mut con, &["REWRITE"])),
+        "ERR wrong number of arguments for 'rewrite' command"
+    );
+    query(&mut con, &["SET", "k", "v"]).unwrap();
+    assert_eq!(
+        query(&mut con, &["ALIAS", "k"]).unwrap(),
+        Value::BulkString(b"v".to_vec())
+    );
+    assert_eq!(query(&mut con, &["ALIAS", "nothing"]).unwrap(), Value::Nil);
+    // The node's connection still works after the errors.
+    assert_eq!(
+        query(&mut con, &["PING"]).unwrap(),
+        Value::SimpleString("PONG".into())
+    );
+}
+
+#[test]
+fn pipelined_intermediates_see_their_connection_and_keep_reply_order() {
+    let dir = data_dir();
+    let node = NodeProcess::start(REWRITES, &["-d", &dir_arg(dir.path())]);
+    let mut con = node.client();
+    let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut con).unwrap();
+    let replies: Vec<Value> = redis::pipe()
+        .cmd("WHOAMI")
+        .arg("slow")
+        .arg(300)
+        .cmd("GET")
+        .arg("slow")
+        .cmd("SET")
+        .arg("plain")
+        .arg("1")
+        .cmd("WHOAMI")
+        .arg("fast")
+        .cmd("ALIAS")
+        .arg("fast")
+        .query(&mut con)
+        .unwrap();
+    let whoami = |value: &Value| match value {
+        Value::BulkString(text) => String::from_utf8(text.clone()).unwrap(),
+        other => panic!("not a string: {other:?}"),
+    };
+    assert_eq!(replies[0], Value::Okay);
+    let (seen_id, addr) = whoami(&replies[1])
+        .split_once(' ')
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .unwrap();
+    assert_eq!(seen_id, id.to_string());
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert_eq!(replies[2], Value::Okay);
+    assert_eq!(replies[3], Value::Okay);
+    assert_eq!(whoami(&replies[4]), whoami(&replies[1]));
+}

@@ -1,0 +1,213 @@
+//! Running a node: [`NodeBuilder`] takes the config (from the command line
+//! with [`NodeBuilder::serve`], or in code) and the program's hooks and
+//! services; [`Node`] is a running node inside a larger program.
+
+use crate::client::{Client, ClientError};
+use crate::command::{CommandTable, Commands};
+use crate::conn::{Conn, ConnData};
+use crate::hooks::Role;
+use crate::node::{self, Config, Extensions, Shared};
+use crate::service::Service;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Builds a node of machine `M`: its config, hooks and services.
+///
+/// ```no_run
+/// # #[uhaha::machine(name = "ticket", version = "0.1.0")]
+/// # #[derive(Default)]
+/// # struct Ticket { ticket: i64 }
+/// # #[uhaha::machine]
+/// # impl Ticket {
+/// #     #[write]
+/// #     fn ticket(&mut self) -> i64 { self.ticket += 1; self.ticket }
+/// # }
+/// # async fn demo() -> Result<(), String> {
+/// let node = uhaha::Node::<Ticket>::builder()
+///     .config(uhaha::Config {
+///         addr: "127.0.0.1:0".into(),
+///         ..uhaha::Config::default()
+///     })
+///     .on_role_change(|role| eprintln!("now {role:?}"))
+///     .start()
+///     .await?;
+/// let mut client = node.client().await.map_err(|e| e.to_string())?;
+/// client.call(&["TICKET"]).await.map_err(|e| e.to_string())?;
+/// node.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub struct NodeBuilder<M> {
+    config: Option<Config>,
+    extensions: Extensions,
+    machine: PhantomData<fn() -> M>,
+}
+
+impl<M: Commands> Default for NodeBuilder<M> {
+    fn default() -> Self {
+        NodeBuilder {
+            config: None,
+            extensions: Extensions::default(),
+            machine: PhantomData,
+        }
+    }
+}
+
+impl<M: Commands> NodeBuilder<M> {
+    /// The node's config; [`Config::default`] unless set.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Runs `hook` for each new client connection (not for Raft peers):
+    /// `Ok(data)` accepts it and attaches `data`, which handlers read with
+    /// [`Conn::data`]; `Err(message)` refuses it with `-ERR message`.
+    ///
+    /// ```
+    /// # #[uhaha::machine(name = "m", version = "0")]
+    /// # #[derive(Default)]
+    /// # struct M;
+    /// # #[uhaha::machine]
+    /// # impl M {}
+    /// use std::sync::Arc;
+    ///
+    /// let builder = uhaha::Node::<M>::builder().on_connect(|conn| {
+    ///     if conn.addr().ip().is_loopback() || conn.addr().port() == 0 {
+    ///         Ok(Some(Arc::new(format!("client {}", conn.id())) as uhaha::ConnData))
+    ///     } else {
+    ///         Err("only local clients".into())
+    ///     }
+    /// });
+    /// ```
+    pub fn on_connect(
+        mut self,
+        hook: impl Fn(&Conn) -> Result<Option<ConnData>, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.extensions.hooks.connect = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` when a client connection ends.
+    pub fn on_disconnect(mut self, hook: impl Fn(&Conn) + Send + Sync + 'static) -> Self {
+        self.extensions.hooks.disconnect = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` with the node's role when it starts and whenever it
+    /// changes (leader, follower, candidate, learner), and with
+    /// [`Role::Shutdown`] when Raft stops.
+    pub fn on_role_change(mut self, hook: impl Fn(Role) + Send + Sync + 'static) -> Self {
+        self.extensions.hooks.role = Some(Arc::new(hook));
+        self
+    }
+
+    /// Serves `service` on the node's port, for connections it claims by
+    /// their first bytes; see [`Service`].
+    pub fn service(mut self, service: impl Service) -> Self {
+        self.extensions.services.push(Arc::new(service));
+        self
+    }
+
+    /// Starts the node and returns once it is ready for commands: it has
+    /// joined or bootstrapped its cluster, a leader is known and its log
+    /// is applied.
+    pub async fn start(self) -> Result<Node<M>, String> {
+        let config = self.config.unwrap_or_default();
+        let shared = node::start::<M>(config, self.extensions).await?;
+        Ok(Node { shared })
+    }
+
+    /// Runs the node with uhaha's command line (which replaces any
+    /// config set here) until a signal or `SHUTDOWN` stops it. Never
+    /// returns.
+    pub fn serve(mut self) -> ! {
+        let table = CommandTable::new(M::COMMANDS);
+        self.config = Some(crate::cli::parse::<M>(&table));
+        let code = runtime().block_on(async {
+            tracing::warn!("starting {} version {}", M::NAME, M::VERSION);
+            match self.start().await {
+                Ok(node) => {
+                    node.run_until_stopped().await;
+                    0
+                }
+                Err(e) => {
+                    tracing::error!("{e}");
+                    1
+                }
+            }
+        });
+        std::process::exit(code)
+    }
+}
+
+/// The node's runtime: one thread for the connections, Raft's core, the
+/// replication streams and the state machine; the log writer has a thread
+/// of its own, and snapshots go to the blocking pool.
+///
+/// One thread because a node's work is a chain of small steps handed from
+/// task to task (a command to the proposer, an entry to the core, replies
+/// back to the connections): on one thread each hand-off is a queue push,
+/// while a multi-threaded runtime pays a cross-thread wake-up (a futex call
+/// and often a sleeping worker) for many of them and spends more on that
+/// than it gains from a second core. The benchmark tool measured the
+/// difference on a 3-node cluster on 2 cores: 30 % to 40 % more writes
+/// per second with one thread, without and with pipelining.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("start the runtime")
+}
+
+/// A running node of machine `M`.
+pub struct Node<M: Commands> {
+    shared: Arc<Shared<M>>,
+}
+
+impl<M: Commands> Node<M> {
+    /// A builder for a node of machine `M`.
+    pub fn builder() -> NodeBuilder<M> {
+        NodeBuilder::default()
+    }
+
+    /// The address the node listens on (the port it picked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.clients.local
+    }
+
+    /// The node's id in its cluster.
+    pub fn id(&self) -> u64 {
+        self.shared.config.id
+    }
+
+    /// A client of this node that needs no socket: its commands go through
+    /// the same dispatch as a Redis client's, authenticated with the node's
+    /// own secret. On a follower, writes are sent on to the leader (over
+    /// the network), as [`Client`] does.
+    pub async fn client(&self) -> Result<Client, ClientError> {
+        let auth = self.shared.config.auth.as_deref();
+        self.shared.local_node().client(auth).await
+    }
+
+    /// Waits for a signal (Ctrl-C) or a client's `SHUTDOWN`, then stops.
+    pub async fn run_until_stopped(self) {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::warn!("interrupted"),
+            _ = self.shared.shutdown.notified() => {}
+        }
+        self.shutdown().await;
+    }
+
+    /// Stops the node: closes its port and every connection, and stops
+    /// Raft, whose log is closed once its last writes are on disk.
+    pub async fn shutdown(self) {
+        self.shared.stop().await;
+    }
+}
+
+/// What `Machine::serve()`, generated by `#[uhaha::machine]`, runs.
+pub fn serve<M: Commands>() -> ! {
+    NodeBuilder::<M>::default().serve()
+}

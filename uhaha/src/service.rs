@@ -1,0 +1,103 @@
+//! Custom services on the node's port: a [`Service`] claims a connection by
+//! its first bytes (an HTTP request line, say), before the Redis protocol
+//! would. Raft peers (first byte NUL) and TLS are told apart before any
+//! service is asked.
+
+use crate::client::{Client, ClientError, LocalDialer};
+use crate::conn::Conn;
+use crate::tls::{Stream, Tls};
+use bytes::BytesMut;
+use std::future::Future;
+use std::pin::Pin;
+
+/// Most bytes a connection may send before every service has decided.
+pub const MAX_SNIFF: usize = 4096;
+
+/// A service's verdict on the first bytes of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniff {
+    /// The connection is for this service.
+    Mine,
+    /// It is not.
+    NotMine,
+    /// More bytes are needed to tell.
+    NeedMore,
+}
+
+/// A protocol served on the node's port besides Redis.
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use tokio::io::AsyncWriteExt;
+/// use uhaha::{Service, ServiceConn, Sniff};
+///
+/// /// Answers `hi\n` with `hello\n`.
+/// struct Hello;
+///
+/// impl Service for Hello {
+///     fn sniff(&self, first: &[u8]) -> Sniff {
+///         match first.len() {
+///             0..3 if b"hi\n".starts_with(first) => Sniff::NeedMore,
+///             _ if first.starts_with(b"hi\n") => Sniff::Mine,
+///             _ => Sniff::NotMine,
+///         }
+///     }
+///
+///     fn serve(&self, mut conn: ServiceConn) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+///         Box::pin(async move {
+///             let _ = conn.stream.write_all(b"hello\n").await;
+///         })
+///     }
+/// }
+/// ```
+pub trait Service: Send + Sync + 'static {
+    /// Looks at the bytes received so far (at least one).
+    fn sniff(&self, first: &[u8]) -> Sniff;
+
+    /// Serves a connection this service claimed.
+    fn serve(&self, conn: ServiceConn) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+}
+
+/// A connection handed to a [`Service`].
+pub struct ServiceConn {
+    /// The bytes already read, which the sniffers saw; the stream goes on
+    /// after them.
+    pub received: BytesMut,
+    /// The connection (TLS already removed).
+    pub stream: Box<dyn Stream>,
+    /// The client as hooks and handlers see it.
+    pub conn: Conn,
+    pub(crate) node: LocalNode,
+}
+
+impl ServiceConn {
+    /// A client that runs commands on this node through the same dispatch
+    /// as Redis clients, without a socket: the node's auth applies (pass
+    /// the secret the request carried), writes go through Raft and a
+    /// follower sends them on to the leader.
+    pub async fn client(&self, auth: Option<&str>) -> Result<Client, ClientError> {
+        self.node.client(auth).await
+    }
+}
+
+/// How to reach a node from inside its process.
+#[derive(Clone)]
+pub(crate) struct LocalNode {
+    pub addr: String,
+    pub dialer: LocalDialer,
+    /// The node's TLS, for redirects to other members.
+    pub tls: Option<Tls>,
+}
+
+impl LocalNode {
+    pub async fn client(&self, auth: Option<&str>) -> Result<Client, ClientError> {
+        let mut builder = Client::builder()
+            .local(self.addr.clone(), self.dialer.clone())
+            .tls(self.tls.clone());
+        if let Some(secret) = auth {
+            builder = builder.auth(secret);
+        }
+        builder.connect(&self.addr).await
+    }
+}
