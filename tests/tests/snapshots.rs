@@ -4,7 +4,7 @@
 use redis::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use uhaha_tests::{data_dir, dir_arg, free_addr, Cluster, NodeProcess, PATIENCE};
+use uhaha_tests::{data_dir, dir_arg, free_addr, raw_exact, resp, Cluster, NodeProcess, PATIENCE};
 
 const KVDB: &str = env!("CARGO_BIN_EXE_kvdb-node");
 const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
@@ -259,4 +259,32 @@ fn disk_use_stays_bounded_under_endless_writes() {
         std::fs::read_dir(snapshots).unwrap().count() <= 3,
         "old snapshots are dropped"
     );
+}
+
+#[test]
+fn snapshots_count_commands_not_the_entries_that_batch_them() {
+    // 5000 pipelined writes travel in far fewer than 1000 entries; a
+    // snapshot every 1000 commands must still be taken, or the log would
+    // keep the whole history.
+    let cluster = Cluster::start(TICKET, 1, &["--snapshot-logs", "1000"]);
+    let addr = cluster.addrs[0].parse().unwrap();
+    let expected: usize = (1..=5000).map(|n| format!(":{n}\r\n").len()).sum();
+    let replies = raw_exact(addr, &resp(&["TICKET"]).repeat(5000), expected);
+    assert!(replies.ends_with(b":5000\r\n"));
+    let info: std::collections::HashMap<String, String> = redis::from_redis_value(
+        cluster
+            .query(0, &["RAFT", "INFO", "last_log_index"])
+            .unwrap(),
+    )
+    .unwrap();
+    let entries: u64 = info["last_log_index"].parse().unwrap();
+    assert!(
+        entries < 1000,
+        "the writes were not batched: {entries} entries"
+    );
+    let deadline = Instant::now() + PATIENCE;
+    while cluster.query(0, &["RAFT", "SNAPSHOT", "LIST"]).unwrap() == Value::Array(vec![]) {
+        assert!(Instant::now() < deadline, "no snapshot after 5000 commands");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -204,6 +204,7 @@ pub(crate) async fn start<M: Commands>(
         tracing::info!("recovery successful");
     }
     let state = machine.state();
+    let unsnapshotted = machine.unsnapshotted();
 
     let listener = TcpListener::bind(&config.addr)
         .await
@@ -277,6 +278,7 @@ pub(crate) async fn start<M: Commands>(
         shared.cluster.purge_to_snapshot().await?;
     }
     raft::ticker::start(raft.clone(), shared.proposer.clone(), shared.config.tick);
+    raft::snapshot_policy::start(raft.clone(), unsnapshotted, shared.config.snapshot_logs);
     tracing::info!("logs loaded: ready for commands");
     tokio::spawn(leave_when_removed(raft));
     Ok(shared)

@@ -15,6 +15,7 @@ mod network;
 mod peer;
 mod proposer;
 mod read_barrier;
+pub mod snapshot_policy;
 mod state_machine;
 pub mod ticker;
 
@@ -72,7 +73,9 @@ pub fn raft_config(cluster_name: &str, snapshot_logs: u64) -> std::sync::Arc<ope
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(snapshot_logs),
         // Keep some log behind a snapshot, so that a follower a little
         // behind catches up from the log rather than a whole snapshot.
-        max_in_snapshot_log_to_keep: snapshot_logs.min(1000),
+        // An entry carries many commands under load, so a hundred entries
+        // is plenty.
+        max_in_snapshot_log_to_keep: snapshot_logs.min(100),
         ..Default::default()
     };
     std::sync::Arc::new(config.validate().expect("the raft settings are valid"))

@@ -11,6 +11,7 @@ use openraft::{
     StoredMembership,
 };
 use std::io::Cursor;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockWriteGuard, TryLockError};
 use std::time::Duration;
 
@@ -91,6 +92,9 @@ pub struct StateMachineStore<M> {
     state: Arc<RwLock<Applied<M>>>,
     table: Arc<CommandTable>,
     snapshots: Arc<SnapshotDir>,
+    /// Commands applied since the last snapshot began; see
+    /// [`super::snapshot_policy`].
+    unsnapshotted: Arc<AtomicU64>,
 }
 
 impl<M> Clone for StateMachineStore<M> {
@@ -99,6 +103,7 @@ impl<M> Clone for StateMachineStore<M> {
             state: self.state.clone(),
             table: self.table.clone(),
             snapshots: self.snapshots.clone(),
+            unsnapshotted: self.unsnapshotted.clone(),
         }
     }
 }
@@ -128,6 +133,7 @@ impl<M: Commands> StateMachineStore<M> {
             state: Arc::new(RwLock::new(applied)),
             table,
             snapshots,
+            unsnapshotted: Arc::default(),
         })
     }
 
@@ -147,9 +153,15 @@ impl<M: Commands> StateMachineStore<M> {
         self.state.clone()
     }
 
+    /// The count of commands applied since the last snapshot began.
+    pub fn unsnapshotted(&self) -> Arc<AtomicU64> {
+        self.unsnapshotted.clone()
+    }
+
     /// Saves the state as it is now. The machine is serialized under the
     /// read lock (applies wait meanwhile); the file is written after.
     fn build(&self) -> Result<Snapshot<TypeConfig>, String> {
+        self.unsnapshotted.store(0, Ordering::Relaxed);
         let (header, payload) = {
             let state = self.state.read().expect("state lock");
             let (term, index) = state
@@ -233,6 +245,8 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
                 EntryPayload::Blank => replies.push(Vec::new()),
                 EntryPayload::Normal(batch) => {
                     state.clock.advance(batch.stamp, batch.seed);
+                    self.unsnapshotted
+                        .fetch_add(batch.commands.len() as u64, Ordering::Relaxed);
                     let table = &self.table;
                     let out = batch
                         .commands

@@ -37,6 +37,11 @@ const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
 /// The vote, the committed log id and the last purged log id.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
+/// redb's page cache. Its default (1 GiB) lets a node's memory grow with
+/// the log's history; the log is written far more than read, and recent
+/// entries are read from memory anyway ([`recent`]).
+const CACHE_BYTES: usize = 8 << 20;
+
 const VOTE: &str = "vote";
 const COMMITTED: &str = "committed";
 const LAST_PURGED: &str = "last_purged";
@@ -59,7 +64,10 @@ impl LogStore {
     /// Opens (or creates) the log at `path`. Without `sync`, appends are not
     /// fsynced and the writer makes them durable once a second.
     pub fn open(path: &Path, sync: bool) -> Result<LogStore, String> {
-        let db = Database::create(path).map_err(|e| format!("open {}: {e}", path.display()))?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| format!("open {}: {e}", path.display()))?;
         let tx = db.begin_write().map_err(|e| e.to_string())?;
         tx.open_table(LOGS).map_err(|e| e.to_string())?;
         tx.open_table(META).map_err(|e| e.to_string())?;
