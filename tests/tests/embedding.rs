@@ -2,7 +2,7 @@
 //! through their local clients and over TCP, and shut down without leaving
 //! a port open or a file behind.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uhaha::{Client, Config, Node, Reply, Role};
@@ -28,6 +28,12 @@ impl Counter {
     #[read]
     fn get(&self) -> i64 {
         self.value
+    }
+
+    /// What the connection hook attached to this connection.
+    #[intermediate]
+    fn whoami(conn: &uhaha::Conn) -> Option<String> {
+        conn.data::<String>().cloned()
     }
 }
 
@@ -121,51 +127,57 @@ async fn an_embedded_cluster_runs_and_leaves_nothing_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_hooks_accept_refuse_and_attach_data() {
+    use std::sync::atomic::AtomicBool;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = data_dir();
-    let opened = Arc::new(AtomicUsize::new(0));
-    let closed = Arc::new(AtomicUsize::new(0));
-    let (o, c) = (opened.clone(), closed.clone());
+    let refuse = Arc::new(AtomicBool::new(true));
+    let closed = Arc::new(Mutex::new(Vec::new()));
+    let (r, c) = (refuse.clone(), closed.clone());
     let node = Node::<Counter>::builder()
         .config(Config {
             auth: None,
             ..config(1, dir.path(), None)
         })
         .on_connect(move |conn| {
-            o.fetch_add(1, Ordering::SeqCst);
-            // The local client has no address: let it in, refuse others.
-            if conn.addr().port() == 0 {
-                Ok(Some(Arc::new(conn.id()) as uhaha::ConnData))
+            if r.load(Ordering::SeqCst) {
+                Err("no clients now".into())
             } else {
-                Err("no remote clients here".into())
+                Ok(Some(
+                    Arc::new(format!("client {}", conn.id())) as uhaha::ConnData
+                ))
             }
         })
-        .on_disconnect(move |conn| {
-            assert!(conn.data::<u64>().is_some());
-            c.fetch_add(1, Ordering::SeqCst);
-        })
+        .on_disconnect(move |conn| c.lock().unwrap().push(conn.data::<String>().cloned()))
         .start()
         .await
         .unwrap();
 
+    // The hooks are for the node's clients, not for its local client.
     let mut local = node.client().await.unwrap();
-    assert_eq!(local.call(&["INCR"]).await.unwrap(), Reply::Integer(1));
-    drop(local);
+    assert_eq!(local.call(&["WHOAMI"]).await.unwrap(), Reply::Null);
 
     let mut raw = tokio::net::TcpStream::connect(node.addr()).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     raw.write_all(b"PING\r\n").await.unwrap();
     let mut refusal = String::new();
     tokio::time::timeout(PATIENCE, raw.read_to_string(&mut refusal))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(refusal, "-ERR no remote clients here\r\n");
+    assert_eq!(refusal, "-ERR no clients now\r\n");
 
+    refuse.store(false, Ordering::SeqCst);
+    let mut remote = Client::connect(&node.addr().to_string()).await.unwrap();
+    let Reply::Bulk(name) = remote.call(&["WHOAMI"]).await.unwrap() else {
+        panic!("no data attached");
+    };
+    assert!(name.starts_with(b"client "));
+    drop(remote);
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while closed.load(Ordering::SeqCst) < 1 {
+    while closed.lock().unwrap().is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "no disconnect hook");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(opened.load(Ordering::SeqCst), 2);
+    let name = String::from_utf8(name.to_vec()).unwrap();
+    assert_eq!(*closed.lock().unwrap(), [Some(name)]);
     node.shutdown().await;
 }

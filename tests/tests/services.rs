@@ -138,4 +138,12 @@ fn monitor_streams_commands_and_a_stalled_monitor_slows_nothing() {
     monitor_until(&mut lines, "only QUIT is allowed");
     monitor.write_all(&resp(&["QUIT"])).unwrap();
     monitor_until(&mut lines, "+OK");
+
+    // Commands pipelined behind MONITOR are answered at once; garbage
+    // closes the connection instead of piling up.
+    let addr = addr.parse().unwrap();
+    let (out, closed) = raw(addr, b"MONITOR\r\nQUIT\r\n", PATIENCE);
+    assert_eq!((out.as_slice(), closed), (&b"+OK\r\n+OK\r\n"[..], true));
+    let (out, closed) = raw(addr, b"MONITOR\r\n*x\r\n", PATIENCE);
+    assert!(closed && out.starts_with(b"+OK\r\n-ERR Protocol error"), "{out:?}");
 }

@@ -204,6 +204,10 @@ async fn stream_monitor<M, S>(
     use tokio::sync::broadcast::error::RecvError;
     let mut feed = shared.monitors.subscribe();
     let mut out = BytesMut::new();
+    // Commands pipelined behind MONITOR are already in the buffer.
+    if monitor_input(stream, &mut buf, parser).await.is_err() {
+        return;
+    }
     loop {
         tokio::select! {
             line = feed.recv() => {
@@ -221,21 +225,38 @@ async fn stream_monitor<M, S>(
                 out.clear();
             }
             read = stream.read_buf(&mut buf) => {
-                if !matches!(read, Ok(n) if n > 0) {
+                if !matches!(read, Ok(n) if n > 0)
+                    || monitor_input(stream, &mut buf, parser).await.is_err()
+                {
                     return;
-                }
-                while let Ok(Some(cmd)) = parser.next(&mut buf) {
-                    if cmd[0].eq_ignore_ascii_case(b"QUIT") {
-                        let _ = stream.write_all(b"+OK\r\n").await;
-                        return;
-                    }
-                    let refusal = b"-ERR only QUIT is allowed in MONITOR mode\r\n";
-                    if stream.write_all(refusal).await.is_err() {
-                        return;
-                    }
                 }
             }
         }
+    }
+}
+
+/// Answers what a monitoring client sent: `QUIT` ends the connection
+/// (`Err`), as does a protocol error; anything else is refused.
+async fn monitor_input<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    parser: &mut RequestParser,
+) -> Result<(), ()> {
+    loop {
+        let reply: &[u8] = match parser.next(buf) {
+            Ok(None) => return Ok(()),
+            Ok(Some(cmd)) if cmd[0].eq_ignore_ascii_case(b"QUIT") => {
+                let _ = stream.write_all(b"+OK\r\n").await;
+                return Err(());
+            }
+            Ok(Some(_)) => b"-ERR only QUIT is allowed in MONITOR mode\r\n",
+            Err(e) => {
+                let error = format!("-{e}\r\n");
+                let _ = stream.write_all(error.as_bytes()).await;
+                return Err(());
+            }
+        };
+        stream.write_all(reply).await.map_err(|_| ())?;
     }
 }
 

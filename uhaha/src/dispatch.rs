@@ -83,6 +83,7 @@ impl<M: Commands> Shared<M> {
     ) -> Flow {
         let Some(route) = self.table.lookup(&cmd[0]) else {
             if session.authed && M::CATCH_ALL {
+                self.monitors.publish(&session.conn, &cmd);
                 return self.catch_all(session, cmd, queue, rewrites).await;
             }
             queue.ready(if session.authed {

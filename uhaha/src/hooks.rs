@@ -32,9 +32,26 @@ impl Hooks {
         Ok(())
     }
 
-    pub fn disconnected(&self, conn: &Conn) {
-        if let Some(hook) = &self.disconnect {
-            hook(conn);
+    /// Runs the disconnect hook for `conn` when the returned guard drops:
+    /// when the connection ends, also when a node's shutdown cuts it off.
+    pub fn on_close(&self, conn: Conn) -> CloseGuard {
+        CloseGuard {
+            hook: self.disconnect.clone(),
+            conn,
+        }
+    }
+}
+
+/// Runs the disconnect hook when dropped; see [`Hooks::on_close`].
+pub(crate) struct CloseGuard {
+    hook: Option<Arc<DisconnectHook>>,
+    conn: Conn,
+}
+
+impl Drop for CloseGuard {
+    fn drop(&mut self) {
+        if let Some(hook) = &self.hook {
+            hook(&self.conn);
         }
     }
 }

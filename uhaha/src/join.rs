@@ -34,24 +34,31 @@ pub async fn join(
             builder = builder.auth(secret.clone());
         }
         let attempt = async { builder.connect(addr).await?.call(&add).await };
-        match attempt.await {
+        let failure = match attempt.await {
+            Ok(Reply::Error(e)) if transient(&e) => e,
             Ok(Reply::Error(e)) => return Err(format!("raft server add: {e}")),
             Ok(_) => return Ok(()),
+            // A certificate the other side refuses, or one this node does
+            // not trust, will not mend by itself; nor will a wrong secret.
             Err(ClientError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-                // A certificate the other side refuses, or one this node
-                // does not trust, will not mend by itself.
                 return Err(format!("could not join the cluster at {addr}: TLS: {e}"));
             }
             Err(e @ ClientError::Reply(_)) => {
                 return Err(format!("could not join the cluster at {addr}: {e}"))
             }
-            Err(e) => {
-                if Instant::now() > deadline {
-                    return Err(format!("could not join the cluster at {addr}: {e}"));
-                }
-                tracing::debug!("join attempt at {addr} failed: {e}; retrying");
-            }
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() > deadline {
+            return Err(format!("could not join the cluster at {addr}: {failure}"));
         }
+        tracing::debug!("join attempt at {addr} failed: {failure}; retrying");
         tokio::time::sleep(RETRY_DELAY).await;
     }
+}
+
+/// Whether an error reply to `RAFT SERVER ADD` may go away by itself.
+fn transient(error: &str) -> bool {
+    ["CLUSTERDOWN", "MOVED", "TRY"]
+        .iter()
+        .any(|code| error.starts_with(code))
 }

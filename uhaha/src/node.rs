@@ -16,7 +16,6 @@ use crate::service::{LocalNode, Service};
 use crate::snapshot::SnapshotDir;
 use crate::tls::Tls;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock, Weak};
@@ -170,11 +169,10 @@ impl<M: Commands> Shared<M> {
             dialer: Arc::new(move || {
                 let (ours, theirs) = tokio::io::duplex(64 << 10);
                 if let Some(shared) = node.upgrade() {
-                    let addr = SocketAddr::from(([0, 0, 0, 0], 0));
                     let serving = shared.clone();
                     shared.spawn_until_stopped(async move {
                         let mut stream = theirs;
-                        crate::server::serve_redis(&serving, &mut stream, Default::default(), addr)
+                        crate::server::serve_redis(&serving, &mut stream, Default::default(), None)
                             .await;
                     });
                 }
@@ -257,31 +255,47 @@ pub(crate) async fn start<M: Commands>(
     // joining node before it answers the join.
     shared.spawn_until_stopped(crate::server::run(listener, shared.clone()));
 
-    let config = &shared.config;
-    if raft.is_initialized().await.map_err(|e| e.to_string())? {
-        if config.join.is_some() {
-            tracing::warn!("ignoring join request because server already belongs to a cluster");
-        }
-    } else if let Some(join) = &config.join {
-        crate::join::join(join, config, shared.tls.as_ref(), &my_addr).await?;
-    } else {
-        tracing::info!("bootstrapping new cluster");
-        raft.initialize(Cluster::bootstrap_members(config.id, my_addr))
-            .await
-            .map_err(|e| format!("bootstrap: {e}"))?;
-    }
-    wait_until_loaded(&raft).await?;
-    if restore.is_some() {
-        // Joiners must start from the restored state, never from the empty
-        // log under it: snapshot it and drop that log at once.
-        shared.cluster.snapshot_now().await?;
-        shared.cluster.purge_to_snapshot().await?;
+    // A node that fails to start must not keep its port or its log open:
+    // the program may try again with the same config.
+    if let Err(e) = join_or_bootstrap(&shared, &my_addr, restore.is_some()).await {
+        shared.stop().await;
+        return Err(e);
     }
     raft::ticker::start(raft.clone(), shared.proposer.clone(), shared.config.tick);
     raft::snapshot_policy::start(raft.clone(), unsnapshotted, shared.config.snapshot_logs);
     tracing::info!("logs loaded: ready for commands");
     tokio::spawn(leave_when_removed(raft));
     Ok(shared)
+}
+
+/// Makes the node a member (joining, bootstrapping, or as it was) and waits
+/// until it has loaded its log.
+async fn join_or_bootstrap<M: Commands>(
+    shared: &Shared<M>,
+    my_addr: &str,
+    restored: bool,
+) -> Result<(), String> {
+    let (config, raft) = (&shared.config, &shared.raft);
+    if raft.is_initialized().await.map_err(|e| e.to_string())? {
+        if config.join.is_some() {
+            tracing::warn!("ignoring join request because server already belongs to a cluster");
+        }
+    } else if let Some(join) = &config.join {
+        crate::join::join(join, config, shared.tls.as_ref(), my_addr).await?;
+    } else {
+        tracing::info!("bootstrapping new cluster");
+        raft.initialize(Cluster::bootstrap_members(config.id, my_addr.to_string()))
+            .await
+            .map_err(|e| format!("bootstrap: {e}"))?;
+    }
+    wait_until_loaded(raft).await?;
+    if restored {
+        // Joiners must start from the restored state, never from the empty
+        // log under it: snapshot it and drop that log at once.
+        shared.cluster.snapshot_now().await?;
+        shared.cluster.purge_to_snapshot().await?;
+    }
+    Ok(())
 }
 
 /// Reads a `--restore` file, which only a brand-new node may use.

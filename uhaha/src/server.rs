@@ -130,15 +130,14 @@ async fn serve_protocol<M: Commands>(
                     tracing::debug!("connection {} from {addr} refused: {refused}", conn.id());
                     return;
                 }
-                let node = shared.local_node();
+                let _closed = shared.extensions.hooks.on_close(conn.clone());
                 let service_conn = ServiceConn {
                     received,
                     stream,
-                    conn: conn.clone(),
-                    node,
+                    conn,
+                    node: shared.local_node(),
                 };
                 service.serve(service_conn).await;
-                shared.extensions.hooks.disconnected(&conn);
                 return;
             }
             Ok(Ok(None)) => {}
@@ -148,7 +147,7 @@ async fn serve_protocol<M: Commands>(
             }
         }
     }
-    serve_redis(shared, &mut stream, received, addr).await;
+    serve_redis(shared, &mut stream, received, Some(addr)).await;
 }
 
 fn next_id<M>(shared: &Shared<M>) -> u64 {
@@ -182,17 +181,22 @@ async fn sniff<M: Commands>(
 }
 
 /// Serves a Redis client whose first bytes are in `received`: registers it,
-/// asks the connect hook, and serves it until it leaves.
+/// asks the connect hook, and serves it until it leaves. `addr` is `None`
+/// for a connection from inside the process (a local client), which the
+/// hooks do not see: they are for the node's clients, and a service's own
+/// local connections would otherwise meet them twice.
 pub async fn serve_redis<M: Commands, S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared<M>,
     stream: &mut S,
     received: BytesMut,
-    addr: SocketAddr,
+    addr: Option<SocketAddr>,
 ) {
     let id = next_id(shared);
+    let hooks = addr.map(|_| &shared.extensions.hooks);
+    let addr = addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let client = shared.clients.register(id, addr, shared.clients.local);
     let mut session = Session::new(client, shared.config.auth.is_none());
-    if let Err(refused) = shared.extensions.hooks.connected(&mut session.conn) {
+    if let Some(Err(refused)) = hooks.map(|h| h.connected(&mut session.conn)) {
         tracing::debug!("client {id} from {addr} refused: {refused}");
         let mut out = BytesMut::new();
         Reply::error(refused).encode(session.protocol, &mut out);
@@ -200,9 +204,8 @@ pub async fn serve_redis<M: Commands, S: AsyncRead + AsyncWrite + Unpin>(
         return;
     }
     tracing::debug!("client {id} connected from {addr}");
-    let conn = session.conn.clone();
+    let _closed = hooks.map(|h| h.on_close(session.conn.clone()));
     serve_client(shared, stream, received, session).await;
-    shared.extensions.hooks.disconnected(&conn);
 }
 
 /// Sends `reply` and closes, reading what the client sent meanwhile (for a

@@ -26,6 +26,9 @@ const MAX_REDIRECTS: usize = 16;
 const RETRY_DELAY: Duration = Duration::from_millis(100);
 /// How long a call goes on trying by default.
 const RETRY_FOR: Duration = Duration::from_secs(10);
+/// How long a sent command may wait for its reply: a leader cut off from
+/// its cluster holds writes until it learns it is no longer the leader.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a call failed.
 #[derive(Debug)]
@@ -174,6 +177,9 @@ impl Client {
     /// handled here; any other error reply is returned as
     /// [`Reply::Error`].
     pub async fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply, ClientError> {
+        if args.is_empty() {
+            return Err(ClientError::Protocol("an empty command".into()));
+        }
         let request = encode_request(args);
         let deadline = Instant::now() + self.retry_for();
         let mut redirects = 0;
@@ -229,7 +235,7 @@ impl Client {
             // driver has run), so that a close is seen below.
             tokio::task::yield_now().await;
         }
-        if self.conn.as_mut().is_some_and(|c| c.is_closed()) {
+        if self.conn.as_mut().is_some_and(|c| c.busy || c.is_closed()) {
             self.conn = None;
         }
         if self.conn.is_none() {
@@ -237,14 +243,26 @@ impl Client {
             self.conn = Some(conn);
             self.learn_members().await;
         }
-        Ok(self.conn.as_mut().expect("just connected"))
+        if self.conn.as_ref().is_some_and(|c| c.busy) {
+            // Lost while it was asked for the members.
+            self.conn = None;
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| ClientError::Io(std::io::ErrorKind::ConnectionAborted.into()))
     }
 
     async fn reconnect(&mut self, deadline: Instant) -> Result<Connection, ClientError> {
         loop {
             let mut last = None;
             for (i, addr) in self.members.clone().into_iter().enumerate() {
-                match Connection::open(&addr, &self.options).await {
+                let left = deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(RETRY_DELAY);
+                let opened = tokio::time::timeout(left, Connection::open(&addr, &self.options))
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out()));
+                match opened {
                     Ok(conn) => {
                         // Stay with a member that answers.
                         let addr = self.members.remove(i);
@@ -352,6 +370,8 @@ struct Connection {
     addr: String,
     stream: Box<dyn Stream>,
     buf: BytesMut,
+    /// A request was sent and its reply not read (or it failed).
+    busy: bool,
 }
 
 impl Connection {
@@ -368,6 +388,7 @@ impl Connection {
             addr: addr.to_string(),
             stream,
             buf: BytesMut::with_capacity(4096),
+            busy: false,
         };
         let mut hello = vec!["HELLO", "3"];
         if let Some(secret) = &options.auth {
@@ -395,8 +416,19 @@ impl Connection {
         }
     }
 
-    /// Sends a request and reads its reply.
+    /// Sends a request and reads its reply. The connection is marked busy
+    /// meanwhile: if the call is dropped halfway (a caller's timeout), a
+    /// reply is still owed on it, and it must not serve another request.
     async fn request(&mut self, request: &[u8]) -> Result<Reply, ClientError> {
+        self.busy = true;
+        let result = tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(request))
+            .await
+            .unwrap_or_else(|_| Err(timed_out()));
+        self.busy = result.is_err();
+        result
+    }
+
+    async fn exchange(&mut self, request: &[u8]) -> Result<Reply, ClientError> {
         self.stream
             .write_all(request)
             .await
@@ -418,6 +450,10 @@ impl Connection {
             }
         }
     }
+}
+
+fn timed_out() -> ClientError {
+    ClientError::Io(std::io::ErrorKind::TimedOut.into())
 }
 
 /// Polls a future once, without waiting.

@@ -71,13 +71,16 @@ impl Reply {
 
     /// An error reply. Redis replies start with an upper-case code (`ERR`,
     /// `WRONGTYPE`, `MOVED`); a message without one gets `ERR `.
+    ///
+    /// The codes that send clients elsewhere (`MOVED`, `ASK`, `TRY`,
+    /// `CLUSTERDOWN`) are the framework's: a command's error that starts
+    /// with one gets `ERR ` too, or a client would resend the command.
     pub fn error(message: impl fmt::Display) -> Reply {
+        const REDIRECTS: [&str; 4] = ["MOVED", "ASK", "TRY", "CLUSTERDOWN"];
         let message = message.to_string().replace(['\r', '\n'], " ");
-        let has_code = message
-            .split(' ')
-            .next()
-            .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_uppercase()))
-            && message.contains(' ');
+        let has_code = message.split(' ').next().is_some_and(|w| {
+            !w.is_empty() && w.bytes().all(|b| b.is_ascii_uppercase()) && !REDIRECTS.contains(&w)
+        }) && message.contains(' ');
         if has_code {
             Reply::Error(message)
         } else {
@@ -459,6 +462,15 @@ mod tests {
             "-WRONGTYPE bad type\r\n"
         );
         assert_eq!(both(Err::<(), _>("OOPS")).0, "-ERR OOPS\r\n");
+        // A command cannot send clients elsewhere.
+        assert_eq!(
+            both(Err::<(), _>("TRY again later")).0,
+            "-ERR TRY again later\r\n"
+        );
+        assert_eq!(
+            both(Err::<(), _>("MOVED 0 1.2.3.4:5")).0,
+            "-ERR MOVED 0 1.2.3.4:5\r\n"
+        );
         assert_eq!(both(Ok::<i64, String>(1)).0, ":1\r\n");
         assert_eq!(both(Reply::error("two\r\nlines")).0, "-ERR two  lines\r\n");
         assert_eq!(both(Reply::Status("a\nb".into())).0, "+a b\r\n");

@@ -288,7 +288,8 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
             .map_err(|e| snapshot_error(ErrorVerb::Write, e))?
             .map_err(|e| snapshot_error(ErrorVerb::Write, e))?;
         tracing::info!("installed snapshot {}", meta.snapshot_id);
-        *self.state.write().expect("state lock") = applied;
+        self.unsnapshotted.store(0, Ordering::Relaxed);
+        *self.write_state().await = applied;
         Ok(())
     }
 
