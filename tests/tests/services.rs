@@ -145,5 +145,8 @@ fn monitor_streams_commands_and_a_stalled_monitor_slows_nothing() {
     let (out, closed) = raw(addr, b"MONITOR\r\nQUIT\r\n", PATIENCE);
     assert_eq!((out.as_slice(), closed), (&b"+OK\r\n+OK\r\n"[..], true));
     let (out, closed) = raw(addr, b"MONITOR\r\n*x\r\n", PATIENCE);
-    assert!(closed && out.starts_with(b"+OK\r\n-ERR Protocol error"), "{out:?}");
+    assert!(
+        closed && out.starts_with(b"+OK\r\n-ERR Protocol error"),
+        "{out:?}"
+    );
 }
