@@ -73,7 +73,7 @@ impl<M: Commands> Shared<M> {
     }
 
     /// Handles one command that intermediates put in place of the client's
-    /// `rewrites` times (0 for the client's own); see [`crate::local`].
+    /// `rewrites` times (0 for the client's own); see [`crate::intermediates`].
     pub(crate) async fn route(
         &self,
         session: &mut Session,

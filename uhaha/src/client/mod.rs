@@ -468,6 +468,49 @@ fn poll_once<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> Option<F:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resp::RequestParser;
+
+    /// A node that answers `HELLO` and `RAFT SERVER LIST`, and `GET key`
+    /// with `:1` for `a` (slowly) and `:2` for anything else, in order.
+    async fn fake_node(mut stream: tokio::io::DuplexStream) {
+        let (mut parser, mut buf) = (RequestParser::default(), BytesMut::new());
+        while matches!(stream.read_buf(&mut buf).await, Ok(n) if n > 0) {
+            while let Ok(Some(cmd)) = parser.next(&mut buf) {
+                let reply: &[u8] = match (&cmd[0][..], cmd.get(1).map(|a| &a[..])) {
+                    (b"HELLO", _) => b"+OK\r\n",
+                    (b"RAFT", _) => b"*0\r\n",
+                    (_, Some(b"a")) => {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        b":1\r\n"
+                    }
+                    _ => b":2\r\n",
+                };
+                if stream.write_all(reply).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_cut_off_halfway_leaves_no_reply_behind() {
+        let dialer: LocalDialer = Arc::new(|| {
+            let (ours, theirs) = tokio::io::duplex(4096);
+            tokio::spawn(fake_node(theirs));
+            Box::new(ours)
+        });
+        let mut client = Client::builder()
+            .local("node".into(), dialer)
+            .connect("node")
+            .await
+            .unwrap();
+        let cut = tokio::time::timeout(Duration::from_millis(50), client.call(&["GET", "a"]));
+        assert!(cut.await.is_err(), "the slow reply came early");
+        // The reply to `GET a` is still owed on that connection: the next
+        // call must not read it as its own.
+        assert_eq!(client.call(&["GET", "b"]).await.unwrap(), Reply::Integer(2));
+        assert!(client.call::<&str>(&[]).await.is_err());
+    }
 
     #[test]
     fn redirects_are_read_like_cluster_clients_do() {
