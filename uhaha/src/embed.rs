@@ -214,6 +214,9 @@ impl<M: Commands> Node<M> {
 /// the background.
 impl<M: Commands> Drop for Node<M> {
     fn drop(&mut self) {
+        if self.shared.is_stopped() {
+            return;
+        }
         let shared = self.shared.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move { shared.stop().await });

@@ -153,6 +153,11 @@ impl<M: Commands> Shared<M> {
         });
     }
 
+    /// Whether [`Shared::stop`] has begun.
+    pub fn is_stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
     /// Stops the listener and every connection, then Raft.
     pub async fn stop(&self) {
         self.stop.send_replace(true);

@@ -240,8 +240,18 @@ impl Client {
         }
         if self.conn.is_none() {
             let conn = self.reconnect(deadline).await?;
+            // A connection inside the node's own process cannot outlive
+            // its node, so it need not know the other members: services
+            // that take a local client per request skip that round trip.
+            let local = self
+                .options
+                .local
+                .as_ref()
+                .is_some_and(|(a, _)| *a == conn.addr);
             self.conn = Some(conn);
-            self.learn_members().await;
+            if !local {
+                self.learn_members().await;
+            }
         }
         if self.conn.as_ref().is_some_and(|c| c.busy) {
             // Lost while it was asked for the members.
