@@ -31,7 +31,7 @@ pub enum Mode {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Starts a cluster of this example (ticket, kvdb, timeseries), from
-    /// target/release/<NAME> unless --bin is given.
+    /// `target/release/<NAME>` unless --bin is given.
     #[arg(long, value_name = "NAME")]
     pub example: Option<String>,
     /// The node binary of the cluster; its file name is the example's name

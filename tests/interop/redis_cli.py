@@ -87,44 +87,61 @@ class Terminal:
                 self.seen = re.sub(rb"\x1b\[[0-9;]*[A-Za-z]", b"", self.seen)
         self.seen = self.seen.split(needle, 1)[1]
 
-    def type(self, text):
+    def type_at_prompt(self, text):
+        """Types `text` once redis-cli shows its prompt. linenoise switches
+        the terminal to raw mode with TCSAFLUSH before it prints the prompt,
+        which throws away whatever was typed since the last Enter: a line
+        typed before the prompt shows can be lost."""
+        self.read_until(self.prompt)
+        self.type_more(text)
+
+    def type_more(self, text):
+        """Types `text` into the line being edited."""
         os.write(self.fd, text.encode())
 
     def close(self):
-        """Quits redis-cli, or kills it if it does not quit in time."""
-        self.type("\x15quit\r")
+        """Quits redis-cli at its next prompt and waits for it to exit."""
+        self.type_at_prompt("quit\r")
         deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
+        while self.pid is not None:
+            check(time.monotonic() < deadline, "redis-cli did not quit after `quit`")
             pid, _ = os.waitpid(self.pid, os.WNOHANG)
             if pid:
-                os.close(self.fd)
-                return
+                self.pid = None
+                break
+            # Drain the screen so that redis-cli never blocks on a full pty.
             ready, _, _ = select.select([self.fd], [], [], 0.05)
             if ready:
                 try:
                     os.read(self.fd, 4096)
                 except OSError:
                     pass
-        os.kill(self.pid, 9)
-        os.waitpid(self.pid, 0)
-        raise AssertionError("redis-cli did not quit")
+
+    def kill(self):
+        """Kills redis-cli if it still runs, and releases the terminal."""
+        if self.pid is not None:
+            os.kill(self.pid, 9)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def interactive(leader):
     term = Terminal(leader)
     try:
-        term.read_until(term.prompt)
-        term.type("help incrby\r")
+        term.type_at_prompt("help incrby\r")
         term.read_until(b"INCRBY key by")
         term.read_until(b"summary: Adds to a counter and returns the new value.")
-        term.read_until(term.prompt)
         # Typing a command's name shows its arguments as a hint.
-        term.type("ratio ")
+        term.type_at_prompt("ratio ")
         term.read_until(b"ratio a b")
-        term.type("1 8\r")
+        term.type_more("1 8\r")
         term.read_until(b"(double) 0.125")
-    finally:
         term.close()
+    finally:
+        term.kill()
     print("redis-cli -3 interactive help and hints: ok")
 
 

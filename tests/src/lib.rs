@@ -204,11 +204,43 @@ pub fn resp(args: &[&str]) -> Vec<u8> {
     out
 }
 
-/// A free loopback address: bound to port 0, then released. Good enough for
-/// nodes that must know their address before they start (a cluster's).
-pub fn free_addr() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").to_string()
+/// Polls `probe` every 20 ms until it returns `Ok`, and returns that value;
+/// panics after [`PATIENCE`] with `what` was awaited and the last `Err` it
+/// gave, so that a test that times out says what it was waiting for.
+pub fn eventually<T>(what: &str, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match probe() {
+            Ok(value) => return value,
+            Err(last) if Instant::now() >= deadline => {
+                panic!("timed out after {PATIENCE:?} waiting for {what}; last seen: {last}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// The text of an error reply, `CODE detail` as a client shows it
+/// (`MOVED 0 127.0.0.1:5000`, `ERR syntax error`); panics on a success.
+pub fn error_text<T>(result: redis::RedisResult<T>) -> String {
+    let Err(e) = result else {
+        panic!("expected an error reply")
+    };
+    match e.code() {
+        Some(code) => format!("{code} {}", e.detail().unwrap_or(""))
+            .trim()
+            .to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// A command for the `redis` crate from its words.
+pub fn command(args: &[&str]) -> redis::Cmd {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd
 }
 
 /// Runs a command on `addr`, following `MOVED` redirects by hand as a
@@ -226,11 +258,7 @@ pub fn query_following(
             .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
             .and_then(|mut con| {
                 con.set_read_timeout(Some(Duration::from_secs(5)))?;
-                let mut cmd = redis::cmd(args[0]);
-                for a in &args[1..] {
-                    cmd.arg(*a);
-                }
-                cmd.query::<redis::Value>(&mut con)
+                command(args).query::<redis::Value>(&mut con)
             });
         match attempt {
             Err(e) if e.code() == Some("MOVED") && Instant::now() < deadline => {
@@ -267,33 +295,43 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts `n` nodes of `binary`, each with the `extra` flags.
+    /// Starts `n` nodes of `binary`, each with the `extra` flags. Each
+    /// node binds port 0 and reports the port it got: no port is picked
+    /// for it and released first, which races with other tests.
     pub fn start(binary: &str, n: usize, extra: &[&str]) -> Cluster {
         let mut cluster = Cluster {
             binary: binary.to_string(),
             dir: data_dir(),
-            addrs: (0..n).map(|_| free_addr()).collect(),
+            addrs: Vec::new(),
             nodes: Vec::new(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         for i in 0..n {
             let join = (i > 0).then(|| cluster.addrs[0].clone());
-            let node = cluster.launch(i, join.as_deref());
+            let mut node = cluster.spawn_at(i, "127.0.0.1:0", join.as_deref());
+            node.wait_ready();
+            cluster.addrs.push(node.addr.to_string());
             cluster.nodes.push(Some(node));
         }
         cluster
     }
 
-    /// Starts node `i` (id `i + 1`), joining `join` if given, and waits
-    /// until it is ready.
-    pub fn launch(&self, i: usize, join: Option<&str>) -> NodeProcess {
-        let mut node = self.spawn(i, join);
+    /// Starts node `i` again at the address it had, and waits until it is
+    /// ready.
+    pub fn launch(&self, i: usize) -> NodeProcess {
+        let mut node = self.spawn(i);
         node.wait_ready();
         node
     }
 
-    /// Starts node `i` without waiting for it to be ready.
-    pub fn spawn(&self, i: usize, join: Option<&str>) -> NodeProcess {
+    /// Starts node `i` again at the address it had, without waiting for it
+    /// to be ready.
+    pub fn spawn(&self, i: usize) -> NodeProcess {
+        self.spawn_at(i, &self.addrs[i], None)
+    }
+
+    /// Starts node `i` (id `i + 1`) at `addr`, joining `join` if given.
+    fn spawn_at(&self, i: usize, addr: &str, join: Option<&str>) -> NodeProcess {
         let id = (i + 1).to_string();
         let dir = dir_arg(self.dir.path());
         let mut args: Vec<&str> = vec!["-n", &id, "-d", &dir];
@@ -301,7 +339,7 @@ impl Cluster {
             args.extend(["-j", join]);
         }
         args.extend(self.extra.iter().map(String::as_str));
-        NodeProcess::spawn_at(&self.binary, &self.addrs[i], &args)
+        NodeProcess::spawn_at(&self.binary, addr, &args)
     }
 
     /// Kills node `i` with `kill -9`.
@@ -314,18 +352,14 @@ impl Cluster {
     /// Starts node `i` again after [`Cluster::kill`], and waits until it
     /// is ready.
     pub fn restart(&mut self, i: usize) {
-        self.nodes[i] = Some(self.launch(i, None));
+        self.nodes[i] = Some(self.launch(i));
     }
 
     /// Runs a command on node `i` itself.
     pub fn query(&self, i: usize, args: &[&str]) -> redis::RedisResult<redis::Value> {
         let mut con =
             redis::Client::open(format!("redis://{}/", self.addrs[i]))?.get_connection()?;
-        let mut cmd = redis::cmd(args[0]);
-        for a in &args[1..] {
-            cmd.arg(*a);
-        }
-        cmd.query(&mut con)
+        command(args).query(&mut con)
     }
 
     /// Runs a command on node `i` and reads its reply as a string.
@@ -335,23 +369,31 @@ impl Cluster {
 
     /// The index of the node every live node agrees leads.
     pub fn leader(&self) -> usize {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
+        eventually("a leader that every live node agrees on", || {
             let views: BTreeSet<String> = (0..self.addrs.len())
                 .filter(|i| self.nodes[*i].is_some())
                 .map(|i| self.string(i, &["RAFT", "LEADER"]))
                 .collect();
-            if views.len() == 1 {
-                let leader = views.iter().next().unwrap();
-                if let Some(i) = self.addrs.iter().position(|a| a == leader) {
-                    if self.nodes[i].is_some() {
-                        return i;
-                    }
-                }
-            }
-            assert!(Instant::now() < deadline, "no agreed leader: {views:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            let agreed = match views.iter().collect::<Vec<_>>()[..] {
+                [leader] => self.addrs.iter().position(|a| a == leader),
+                _ => None,
+            };
+            agreed
+                .filter(|i| self.nodes[*i].is_some())
+                .ok_or_else(|| format!("the nodes name {views:?}"))
+        })
+    }
+
+    /// Waits until node `i` answers `args` with `expected`: for a node that
+    /// catches up, with open reads.
+    pub fn wait_for_reply(&self, i: usize, args: &[&str], expected: &redis::Value) {
+        eventually(
+            &format!("node {i} to answer {args:?} with {expected:?}"),
+            || match self.query(i, args) {
+                Ok(got) if got == *expected => Ok(()),
+                other => Err(format!("{other:?}")),
+            },
+        )
     }
 
     /// Runs a command through node `i`, following redirects to the leader.

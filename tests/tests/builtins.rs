@@ -3,7 +3,7 @@
 
 use redis::Value;
 use std::time::Duration;
-use uhaha_tests::{data_dir, dir_arg, raw, resp, NodeProcess};
+use uhaha_tests::{data_dir, dir_arg, error_text, raw, resp, NodeProcess};
 
 const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
 
@@ -11,13 +11,6 @@ fn start() -> (tempfile::TempDir, NodeProcess) {
     let dir = data_dir();
     let node = NodeProcess::start(TICKET, &["-d", &dir_arg(dir.path())]);
     (dir, node)
-}
-
-fn error_of<T: redis::FromRedisValue + std::fmt::Debug>(result: redis::RedisResult<T>) -> String {
-    let e = result.expect_err("an error reply");
-    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
-        .trim()
-        .to_string()
 }
 
 #[test]
@@ -74,7 +67,7 @@ fn machine_reports_time_in_nanoseconds_and_human_form() {
     );
     assert!(human[2].1.ends_with('s'), "{human:?}");
     assert_eq!(
-        error_of(redis::cmd("MACHINE").arg("nope").query::<Value>(&mut con)),
+        error_text(redis::cmd("MACHINE").arg("nope").query::<Value>(&mut con)),
         "ERR syntax error"
     );
 }
@@ -108,7 +101,7 @@ fn help_lists_every_command_and_describes_one() {
             "    Returns a new ticket, at least one greater than the previous one."
         ]
     );
-    let err = error_of(redis::cmd("HELP").arg("nope").query::<Value>(&mut con));
+    let err = error_text(redis::cmd("HELP").arg("nope").query::<Value>(&mut con));
     assert!(err.starts_with("ERR unknown command 'nope'"), "{err}");
 }
 
@@ -187,7 +180,7 @@ fn errors_follow_redis_conventions() {
         for a in &args[1..] {
             cmd.arg(*a);
         }
-        let err = error_of(cmd.query::<Value>(&mut con));
+        let err = error_text(cmd.query::<Value>(&mut con));
         assert!(err.starts_with(expected), "{args:?}: {err}");
     }
     assert_eq!(

@@ -3,8 +3,8 @@
 //! clients, through the `redis` crate in RESP3 mode and raw sockets.
 
 use redis::{ProtocolVersion, Value};
-use std::time::{Duration, Instant};
-use uhaha_tests::{data_dir, dir_arg, raw, resp, Cluster, NodeProcess, PATIENCE};
+use std::time::Duration;
+use uhaha_tests::{data_dir, dir_arg, error_text, eventually, raw, resp, Cluster, NodeProcess};
 
 const TYPED: &str = env!("CARGO_BIN_EXE_typed");
 
@@ -29,13 +29,6 @@ fn query(con: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<Value
         cmd.arg(*a);
     }
     cmd.query(con)
-}
-
-fn error_of(result: redis::RedisResult<Value>) -> String {
-    let e = result.expect_err("an error reply");
-    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
-        .trim()
-        .to_string()
 }
 
 fn text(value: Value) -> String {
@@ -106,7 +99,7 @@ fn resp3_clients_get_typed_replies() {
         Value::Boolean(true)
     );
     assert_eq!(
-        error_of(query(&mut con, &["INCRBY", "c", "x"])),
+        error_text(query(&mut con, &["INCRBY", "c", "x"])),
         "ERR value is not an integer or out of range"
     );
     let info = text(query(&mut con, &["INFO"]).unwrap());
@@ -330,18 +323,10 @@ fn client_list_shows_every_live_connection() {
     drop(worker);
     // The node notices a closed connection when its read returns; wait
     // for that, within a bound.
-    let deadline = Instant::now() + PATIENCE;
-    while text(query(&mut watcher, &["CLIENT", "LIST"]).unwrap())
-        .lines()
-        .count()
-        != 1
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the closed connection stayed listed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually("the closed connection to leave CLIENT LIST", || {
+        let list = text(query(&mut watcher, &["CLIENT", "LIST"]).unwrap());
+        (list.lines().count() == 1).then_some(()).ok_or(list)
+    });
 }
 
 #[test]

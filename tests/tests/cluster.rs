@@ -3,19 +3,12 @@
 
 use redis::Value;
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use uhaha_tests::{dir_arg, free_addr, query_following, Cluster, NodeProcess, PATIENCE};
+use uhaha_tests::{dir_arg, error_text, eventually, query_following, Cluster, NodeProcess};
 
 const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
-
-fn error_text(result: redis::RedisResult<Value>) -> String {
-    let e = result.expect_err("an error reply");
-    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
-        .trim()
-        .to_string()
-}
 
 #[test]
 fn three_nodes_form_by_join_and_followers_redirect() {
@@ -103,11 +96,7 @@ fn five_nodes_form_and_replicate() {
         assert_eq!(cluster.ticket_via(4), expected);
     }
     for i in 0..5 {
-        let deadline = Instant::now() + PATIENCE;
-        while cluster.query(i, &["LAST"]).unwrap() != Value::Int(10) {
-            assert!(Instant::now() < deadline, "node {i} did not catch up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        cluster.wait_for_reply(i, &["LAST"], &Value::Int(10));
     }
     let info: Vec<String> = redis::from_redis_value(
         cluster
@@ -122,11 +111,7 @@ fn five_nodes_form_and_replicate() {
 fn open_reads_are_served_by_followers() {
     let cluster = Cluster::start(TICKET, 3, &["--openreads"]);
     assert_eq!(cluster.ticket_via(0), 1);
-    let deadline = Instant::now() + PATIENCE;
-    while cluster.query(2, &["LAST"]).unwrap() != Value::Int(1) {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    cluster.wait_for_reply(2, &["LAST"], &Value::Int(1));
     assert!(
         error_text(cluster.query(2, &["TICKET"])).starts_with("MOVED 0 "),
         "writes still go to the leader"
@@ -144,15 +129,10 @@ fn try_errors_and_clusterdown() {
     cluster.kill(1);
     // Node 3 alone cannot elect a leader: it answers CLUSTERDOWN once it has
     // noticed the leader is gone.
-    let deadline = Instant::now() + PATIENCE;
-    loop {
+    eventually("CLUSTERDOWN from the node left alone", || {
         let err = error_text(cluster.query(2, &["TICKET"]));
-        if err.starts_with("CLUSTERDOWN") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still {err}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        err.starts_with("CLUSTERDOWN").then_some(()).ok_or(err)
+    });
     assert_eq!(
         cluster.query(2, &["RAFT", "LEADER"]).unwrap(),
         Value::BulkString(vec![])
@@ -251,13 +231,12 @@ fn raft_commands_manage_membership() {
 #[test]
 fn nonvoters_join_through_a_follower_and_can_be_promoted() {
     let cluster = Cluster::start(TICKET, 2, &[]);
-    let addr = free_addr();
     let dir = dir_arg(cluster.dir.path());
-    let _joiner = NodeProcess::start_at(
+    let joiner = NodeProcess::start(
         TICKET,
-        &addr,
         &["-n", "3", "-d", &dir, "-j", &cluster.addrs[1], "--nonvoter"],
     );
+    let addr = joiner.addr.to_string();
     let list: Vec<Vec<String>> =
         redis::from_redis_value(cluster.query(0, &["RAFT", "SERVER", "LIST"]).unwrap()).unwrap();
     assert_eq!(
@@ -301,6 +280,9 @@ fn a_removed_node_stops_taking_part() {
         redis::from_redis_value(cluster.query(2, &["RAFT", "INFO", "state"]).unwrap()).unwrap();
     assert_eq!(state, ["state", "Shutdown"]);
     assert!(error_text(cluster.query(2, &["TICKET"])).starts_with("CLUSTERDOWN"));
+    // An observation window, not synchronisation: longer than two election
+    // timeouts (1 s at most each), within which a removed node that still
+    // campaigned would have raised the term.
     std::thread::sleep(Duration::from_secs(2));
     let term: Vec<String> = redis::from_redis_value(
         cluster
@@ -319,11 +301,12 @@ fn a_removed_node_stops_taking_part() {
 fn leader_kill_9_under_load_loses_and_repeats_no_ticket() {
     let mut cluster = Cluster::start(TICKET, 3, &["--openreads"]);
     let acked: Arc<Mutex<Vec<Vec<i64>>>> = Arc::default();
+    let acks = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..4)
         .map(|w| {
             let addrs = cluster.addrs.clone();
-            let (acked, stop) = (acked.clone(), stop.clone());
+            let (acked, acks, stop) = (acked.clone(), acks.clone(), stop.clone());
             std::thread::spawn(move || {
                 let mut mine = Vec::new();
                 let mut n = 0;
@@ -335,22 +318,32 @@ fn leader_kill_9_under_load_loses_and_repeats_no_ticket() {
                         query_following(addr, &["TICKET"], Duration::from_secs(1))
                     {
                         mine.push(t);
+                        acks.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 acked.lock().unwrap().push(mine);
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(500));
+    // Waits until the writers have had `more` tickets acknowledged since
+    // this was called.
+    let progress = |more: usize| {
+        let from = acks.load(Ordering::Relaxed);
+        eventually(&format!("{more} more acknowledged tickets"), || {
+            let now = acks.load(Ordering::Relaxed);
+            (now >= from + more)
+                .then_some(())
+                .ok_or(format!("{} so far", now - from))
+        })
+    };
+    progress(20);
     let before = cluster.leader();
     let killed_at = Instant::now();
     cluster.kill(before);
     let after = cluster.leader();
-    let failover = killed_at.elapsed();
     assert_ne!(before, after);
-    eprintln!("new leader after {failover:?}");
-    assert!(failover < PATIENCE);
-    std::thread::sleep(Duration::from_millis(500));
+    eprintln!("new leader after {:?}", killed_at.elapsed());
+    progress(20);
     stop.store(true, Ordering::Relaxed);
     writers.into_iter().for_each(|w| w.join().unwrap());
 
@@ -364,7 +357,6 @@ fn leader_kill_9_under_load_loses_and_repeats_no_ticket() {
     let all: Vec<i64> = acked.iter().flatten().copied().collect();
     let unique: BTreeSet<i64> = all.iter().copied().collect();
     assert_eq!(unique.len(), all.len(), "no ticket handed out twice");
-    assert!(all.len() > 20, "the writers made progress: {}", all.len());
     let max = *unique.last().unwrap();
     let next = cluster.ticket_via(after);
     assert!(
@@ -374,14 +366,7 @@ fn leader_kill_9_under_load_loses_and_repeats_no_ticket() {
 
     // The killed node comes back and catches up.
     cluster.restart(before);
-    let deadline = Instant::now() + PATIENCE;
-    while cluster.query(before, &["LAST"]).unwrap() != Value::Int(next) {
-        assert!(
-            Instant::now() < deadline,
-            "the restarted node did not catch up"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    cluster.wait_for_reply(before, &["LAST"], &Value::Int(next));
 }
 
 #[test]
@@ -394,7 +379,7 @@ fn a_whole_cluster_restart_keeps_all_data() {
         cluster.kill(i);
     }
     for i in 0..3 {
-        cluster.nodes[i] = Some(cluster.spawn(i, None));
+        cluster.nodes[i] = Some(cluster.spawn(i));
     }
     for node in cluster.nodes.iter_mut().flatten() {
         node.wait_ready();

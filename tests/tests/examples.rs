@@ -1,18 +1,11 @@
 //! The kvdb and timeseries examples, as their READMEs use them.
 
 use redis::Value;
-use std::time::{Duration, Instant};
-use uhaha_tests::{Cluster, PATIENCE};
+
+use uhaha_tests::{error_text, eventually, Cluster};
 
 const KVDB: &str = env!("CARGO_BIN_EXE_kvdb-node");
 const TIMESERIES: &str = env!("CARGO_BIN_EXE_timeseries-node");
-
-fn error_text(result: redis::RedisResult<Value>) -> String {
-    let e = result.expect_err("an error reply");
-    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
-        .trim()
-        .to_string()
-}
 
 fn strings(value: Value) -> Vec<String> {
     redis::from_redis_value(value).expect("strings")
@@ -58,19 +51,13 @@ fn kvdb_sets_gets_deletes_lists_and_expires_keys_on_every_node() {
         Value::Okay
     );
     for i in 0..3 {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
+        eventually(&format!("node {i} to expire the key"), || {
             let size = cluster.query(i, &["DBSIZE"]).unwrap();
             let get = cluster.query(i, &["GET", "short"]).unwrap();
-            if size == Value::Int(2) && get == Value::Nil {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node {i} never expired the key: {size:?} {get:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            (size == Value::Int(2) && get == Value::Nil)
+                .then_some(())
+                .ok_or(format!("{size:?} {get:?}"))
+        });
     }
     assert_eq!(
         strings(cluster.query(2, &["KEYS", "*"]).unwrap()),
@@ -139,18 +126,16 @@ fn timeseries_writes_queries_and_drops_old_points() {
     );
 
     assert_eq!(cluster.query(0, &["RETAIN", "30m"]).unwrap(), Value::Okay);
-    let deadline = Instant::now() + PATIENCE;
-    while strings(
-        cluster
-            .query(0, &["QUERY", "cpu", "-2h", "1m", "all"])
-            .unwrap(),
-    )
-    .len()
-        != 1
-    {
-        assert!(Instant::now() < deadline, "the old point was never dropped");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually("the old point to be dropped", || {
+        let points = strings(
+            cluster
+                .query(0, &["QUERY", "cpu", "-2h", "1m", "all"])
+                .unwrap(),
+        );
+        (points.len() == 1)
+            .then_some(())
+            .ok_or(format!("{points:?}"))
+    });
     let stats: Vec<(String, String)> =
         redis::from_redis_value(cluster.query(0, &["STATS"]).unwrap()).unwrap();
     let stats: Vec<String> = stats.iter().map(|(k, v)| format!("{k}={v}")).collect();

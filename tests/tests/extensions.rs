@@ -3,8 +3,8 @@
 //! a test service whose intermediates rewrite commands into others.
 
 use redis::Value;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use uhaha_tests::{data_dir, dir_arg, raw, resp, Cluster, NodeProcess, PATIENCE};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use uhaha_tests::{data_dir, dir_arg, error_text, eventually, raw, resp, Cluster, NodeProcess};
 
 const KVDB: &str = env!("CARGO_BIN_EXE_kvdb-node");
 const REWRITES: &str = env!("CARGO_BIN_EXE_rewrites");
@@ -14,13 +14,6 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
-}
-
-fn error_of(result: redis::RedisResult<Value>) -> String {
-    let e = result.expect_err("an error reply");
-    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
-        .trim()
-        .to_string()
 }
 
 fn query(con: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<Value> {
@@ -33,14 +26,12 @@ fn query(con: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<Value
 
 /// What node `i` answers to `GET key`, once it answers with a value.
 fn value_on(cluster: &Cluster, i: usize, key: &str) -> String {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
+    eventually(&format!("a value of {key} on node {i}"), || {
         match cluster.query(i, &["GET", key]) {
-            Ok(Value::BulkString(value)) => return String::from_utf8(value).unwrap(),
-            other => assert!(Instant::now() < deadline, "node {i}: {other:?}"),
+            Ok(Value::BulkString(value)) => Ok(String::from_utf8(value).unwrap()),
+            other => Err(format!("{other:?}")),
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    })
 }
 
 #[test]
@@ -68,12 +59,12 @@ fn setnow_replicates_the_receiving_nodes_clock_through_the_log() {
     // On a follower the intermediate runs, and the SET it hands on is a
     // write, which the follower redirects to the leader.
     let follower = (leader + 1) % 3;
-    let redirect = error_of(cluster.query(follower, &["SETNOW", "u"]));
+    let redirect = error_text(cluster.query(follower, &["SETNOW", "u"]));
     assert!(redirect.starts_with("MOVED 0 "), "{redirect}");
     assert_eq!(cluster.via(follower, &["SETNOW", "u"]), Value::Okay);
     assert!(value_on(&cluster, follower, "u").parse::<u64>().unwrap() >= after);
     assert_eq!(
-        error_of(cluster.query(leader, &["SETNOW"])),
+        error_text(cluster.query(leader, &["SETNOW"])),
         "ERR wrong number of arguments for 'setnow' command"
     );
 }
@@ -115,18 +106,18 @@ fn rewrites_go_through_the_normal_dispatch_up_to_a_limit() {
         query(&mut con, &["REWRITE", "8"]).unwrap(),
         Value::BulkString(b"done".to_vec())
     );
-    assert_eq!(error_of(query(&mut con, &["REWRITE", "9"])), too_many);
-    assert_eq!(error_of(query(&mut con, &["LOOP"])), too_many);
+    assert_eq!(error_text(query(&mut con, &["REWRITE", "9"])), too_many);
+    assert_eq!(error_text(query(&mut con, &["LOOP"])), too_many);
     assert_eq!(
-        error_of(query(&mut con, &["EMPTY"])),
+        error_text(query(&mut con, &["EMPTY"])),
         "ERR an intermediate or catch-all command returned an empty command"
     );
     assert_eq!(
-        error_of(query(&mut con, &["REWRITE", "x"])),
+        error_text(query(&mut con, &["REWRITE", "x"])),
         "ERR value is not an integer or out of range"
     );
     assert_eq!(
-        error_of(query(&mut con, &["REWRITE"])),
+        error_text(query(&mut con, &["REWRITE"])),
         "ERR wrong number of arguments for 'rewrite' command"
     );
     query(&mut con, &["SET", "k", "v"]).unwrap();

@@ -3,9 +3,10 @@
 //! from a follower) and `redis-cli -3`, each driven by a script in
 //! `tests/interop/`.
 //!
-//! The tests are skipped, with a message saying what is missing, on a
-//! machine without python3's `redis` package or without redis-cli;
-//! `.ci/run` installs both, so CI always runs them.
+//! On a machine without python3's `redis` package or without redis-cli the
+//! tests are skipped with a message saying what is missing, except in CI
+//! (`CI` set in the environment), where a missing tool fails the test:
+//! `.ci/run` installs both, and a test that never ran must not pass there.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,6 +41,20 @@ fn lacks_redis_cli() -> Option<&'static str> {
     (!runs("redis-cli", &["--version"])).then_some("redis-cli (apt-get install redis-tools)")
 }
 
+/// Whether `test` must be skipped because this machine lacks `missing`:
+/// says so on stderr outside CI, and fails the test in CI.
+fn skip_for_lack_of(test: &str, missing: Option<&str>) -> bool {
+    let Some(what) = missing else {
+        return false;
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} needs {what}, and CI must run it (.ci/run installs it)"
+    );
+    eprintln!("SKIPPED {test}: needs {what}; .ci/run installs it");
+    true
+}
+
 /// Runs `tests/interop/<script>` with the leader's and a follower's
 /// addresses of a fresh three-node `typed` cluster, and fails the test if
 /// the script fails or outlives [`SCRIPT_TIMEOUT`].
@@ -71,10 +86,7 @@ fn run_script(script: &str) {
 
 #[test]
 fn redis_py_drives_a_three_node_cluster() {
-    if let Some(what) = lacks_redis_py() {
-        eprintln!(
-            "SKIPPED redis_py_drives_a_three_node_cluster: needs {what}; .ci/run installs it"
-        );
+    if skip_for_lack_of("redis_py_drives_a_three_node_cluster", lacks_redis_py()) {
         return;
     }
     run_script("redis_py.py");
@@ -82,10 +94,10 @@ fn redis_py_drives_a_three_node_cluster() {
 
 #[test]
 fn redis_cli_speaks_resp3_with_help_and_hints() {
-    if let Some(what) = lacks_redis_cli() {
-        eprintln!(
-            "SKIPPED redis_cli_speaks_resp3_with_help_and_hints: needs {what}; .ci/run installs it"
-        );
+    if skip_for_lack_of(
+        "redis_cli_speaks_resp3_with_help_and_hints",
+        lacks_redis_cli(),
+    ) {
         return;
     }
     run_script("redis_cli.py");

@@ -1,26 +1,9 @@
 //! Deterministic time and random numbers, across nodes and leader changes.
 
 use redis::Value;
-use std::time::{Duration, Instant};
-use uhaha_tests::{Cluster, PATIENCE};
+use uhaha_tests::{eventually, Cluster};
 
 const TYPED: &str = env!("CARGO_BIN_EXE_typed");
-
-/// Waits until node `i` answers `args` with `expected` (open reads).
-fn eventually(cluster: &Cluster, i: usize, args: &[&str], expected: &Value) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let got = cluster.query(i, args).expect("a reply");
-        if got == *expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node {i}: {args:?} is {got:?}, not {expected:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn every_node_sees_the_same_random_numbers_and_times() {
@@ -39,7 +22,7 @@ fn every_node_sees_the_same_random_numbers_and_times() {
     };
     assert_eq!(items.len(), 20);
     for i in 0..3 {
-        eventually(&cluster, i, &["ROLLS"], &history);
+        cluster.wait_for_reply(i, &["ROLLS"], &history);
     }
 }
 
@@ -61,9 +44,8 @@ fn machine_time_strictly_increases_across_a_leader_kill() {
         map[1].1
     };
     let before = now(&cluster);
-    let deadline = Instant::now() + PATIENCE;
-    while now(&cluster) <= before {
-        assert!(Instant::now() < deadline, "the machine clock is stuck");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually("the machine clock to move on", || {
+        let now = now(&cluster);
+        (now > before).then_some(()).ok_or(format!("still {now}"))
+    });
 }

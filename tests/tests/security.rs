@@ -5,7 +5,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair}
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use uhaha_tests::{data_dir, dir_arg, free_addr, raw, NodeProcess, PATIENCE};
+use uhaha_tests::{data_dir, dir_arg, error_text, raw, NodeProcess, PATIENCE};
 
 const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
 
@@ -81,20 +81,7 @@ fn start(
     args.extend(pki.flags());
     args.extend(extra.iter().map(|s| s.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    NodeProcess::start_at(TICKET, &free_addr(), &args)
-}
-
-fn error_text<T>(result: redis::RedisResult<T>) -> String {
-    let Err(e) = result else {
-        panic!("expected an error")
-    };
-    format!(
-        "{} {}",
-        e.code().unwrap_or(""),
-        e.detail().unwrap_or(&e.to_string())
-    )
-    .trim()
-    .to_string()
+    NodeProcess::start(TICKET, &args)
 }
 
 #[test]
@@ -170,7 +157,7 @@ fn a_node_without_the_secret_or_with_an_untrusted_certificate_cannot_join() {
             .to_vec();
         args.extend(pki.flags());
         let out = std::process::Command::new(TICKET)
-            .args(["-a", &free_addr()])
+            .args(["-a", "127.0.0.1:0"])
             .args(&args)
             .output()
             .unwrap();

@@ -3,21 +3,15 @@
 
 use redis::Value;
 use std::path::Path;
-use std::time::{Duration, Instant};
-use uhaha_tests::{data_dir, dir_arg, free_addr, raw_exact, resp, Cluster, NodeProcess, PATIENCE};
+use uhaha_tests::{
+    data_dir, dir_arg, error_text, eventually, raw_exact, resp, Cluster, NodeProcess,
+};
 
 const KVDB: &str = env!("CARGO_BIN_EXE_kvdb-node");
 const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
 
 fn bytes(value: Value) -> Vec<u8> {
     redis::from_redis_value(value).expect("bytes")
-}
-
-fn error_text(result: redis::RedisResult<Value>) -> String {
-    let e = result.expect_err("an error reply");
-    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
-        .trim()
-        .to_string()
 }
 
 fn dir_size(path: &Path) -> u64 {
@@ -138,12 +132,8 @@ fn a_snapshot_is_taken_listed_read_and_restored_into_a_new_cluster() {
     let file = dir_arg(&file);
     let restored_dir = data_dir();
     let dir = dir_arg(restored_dir.path());
-    let addr = free_addr();
-    let first = NodeProcess::start_at(
-        KVDB,
-        &addr,
-        &["-d", &dir, "--restore", &file, "--openreads"],
-    );
+    let first = NodeProcess::start(KVDB, &["-d", &dir, "--restore", &file, "--openreads"]);
+    let addr = first.addr.to_string();
     let keys = cluster.query(0, &["KEYS", "*"]).unwrap();
     let mut con = first.client();
     assert_eq!(
@@ -163,33 +153,22 @@ fn a_snapshot_is_taken_listed_read_and_restored_into_a_new_cluster() {
     let joiners: Vec<NodeProcess> = (2..=3)
         .map(|id| {
             let id = id.to_string();
-            NodeProcess::start_at(
-                KVDB,
-                &free_addr(),
-                &["-n", &id, "-d", &dir, "-j", &addr, "--openreads"],
-            )
+            NodeProcess::start(KVDB, &["-n", &id, "-d", &dir, "-j", &addr, "--openreads"])
         })
         .collect();
     for joiner in &joiners {
         let mut con = joiner.client();
-        let deadline = Instant::now() + PATIENCE;
-        while redis::cmd("KEYS")
-            .arg("*")
-            .query::<Value>(&mut con)
-            .unwrap()
-            != keys
-        {
-            assert!(
-                Instant::now() < deadline,
-                "a joiner of the restored cluster diverged"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        eventually("a joiner of the restored cluster to have its keys", || {
+            let got = redis::cmd("KEYS").arg("*").query::<Value>(&mut con);
+            (got.as_ref() == Ok(&keys))
+                .then_some(())
+                .ok_or(format!("{got:?}"))
+        });
     }
 
     // --restore is for new nodes only.
     let again = std::process::Command::new(KVDB)
-        .args(["-a", &free_addr(), "-d", &dir, "--restore", &file])
+        .args(["-a", "127.0.0.1:0", "-d", &dir, "--restore", &file])
         .output()
         .unwrap();
     assert!(!again.status.success());
@@ -215,11 +194,7 @@ fn a_follower_that_missed_the_compacted_log_catches_up_by_snapshot() {
     cluster.restart(behind);
     let node = cluster.nodes[behind].as_mut().unwrap();
     node.has_logged("installed snapshot");
-    let deadline = Instant::now() + PATIENCE;
-    while cluster.query(behind, &["LAST"]).unwrap() != Value::Int(last) {
-        assert!(Instant::now() < deadline, "the follower did not catch up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    cluster.wait_for_reply(behind, &["LAST"], &Value::Int(last));
 }
 
 #[test]
@@ -282,9 +257,10 @@ fn snapshots_count_commands_not_the_entries_that_batch_them() {
         entries < 1000,
         "the writes were not batched: {entries} entries"
     );
-    let deadline = Instant::now() + PATIENCE;
-    while cluster.query(0, &["RAFT", "SNAPSHOT", "LIST"]).unwrap() == Value::Array(vec![]) {
-        assert!(Instant::now() < deadline, "no snapshot after 5000 commands");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually("a snapshot after 5000 commands", || {
+        match cluster.query(0, &["RAFT", "SNAPSHOT", "LIST"]) {
+            Ok(Value::Array(list)) if !list.is_empty() => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
 }

@@ -2,16 +2,9 @@
 //! use every supported type.
 
 use redis::Value;
-use uhaha_tests::{data_dir, dir_arg, NodeProcess};
+use uhaha_tests::{data_dir, dir_arg, error_text, NodeProcess};
 
 const TYPED: &str = env!("CARGO_BIN_EXE_typed");
-
-fn error_of(result: redis::RedisResult<Value>) -> String {
-    let e = result.expect_err("an error reply");
-    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
-        .trim()
-        .to_string()
-}
 
 #[test]
 fn arguments_are_parsed_into_their_types_and_bad_ones_refused() {
@@ -28,11 +21,11 @@ fn arguments_are_parsed_into_their_types_and_bad_ones_refused() {
     assert_eq!(q(&mut con, &["INCRBY", "c", "5"]).unwrap(), Value::Int(5));
     assert_eq!(q(&mut con, &["incrby", "c", "-7"]).unwrap(), Value::Int(-2));
     assert_eq!(
-        error_of(q(&mut con, &["INCRBY", "c", "x"])),
+        error_text(q(&mut con, &["INCRBY", "c", "x"])),
         "ERR value is not an integer or out of range"
     );
     assert_eq!(
-        error_of(q(&mut con, &["INCRBY", "c", "99999999999999999999"])),
+        error_text(q(&mut con, &["INCRBY", "c", "99999999999999999999"])),
         "ERR value is not an integer or out of range"
     );
     assert_eq!(
@@ -40,11 +33,11 @@ fn arguments_are_parsed_into_their_types_and_bad_ones_refused() {
         Value::Int(i64::MAX)
     );
     assert_eq!(
-        error_of(q(&mut con, &["INCRBY", "max", "1"])),
+        error_text(q(&mut con, &["INCRBY", "max", "1"])),
         "ERR increment or decrement would overflow"
     );
     assert_eq!(
-        error_of(q(&mut con, &["INCRBY", "c"])),
+        error_text(q(&mut con, &["INCRBY", "c"])),
         "ERR wrong number of arguments for 'incrby' command"
     );
     assert_eq!(
@@ -52,17 +45,17 @@ fn arguments_are_parsed_into_their_types_and_bad_ones_refused() {
         Value::BulkString(b"0.25".to_vec())
     );
     assert_eq!(
-        error_of(q(&mut con, &["RATIO", "1", "abc"])),
+        error_text(q(&mut con, &["RATIO", "1", "abc"])),
         "ERR value is not a valid float"
     );
     assert_eq!(q(&mut con, &["FLAG", "true"]).unwrap(), Value::Int(1));
     assert_eq!(q(&mut con, &["FLAG", "1", "yes"]).unwrap(), Value::Int(0));
     assert_eq!(
-        error_of(q(&mut con, &["FLAG", "maybe"])),
+        error_text(q(&mut con, &["FLAG", "maybe"])),
         "ERR value is not a valid boolean"
     );
     assert_eq!(
-        error_of(q(&mut con, &["FLAG", "1", "2", "3"])),
+        error_text(q(&mut con, &["FLAG", "1", "2", "3"])),
         "ERR wrong number of arguments for 'flag' command"
     );
 
@@ -94,7 +87,7 @@ fn arguments_are_parsed_into_their_types_and_bad_ones_refused() {
         Value::Int(2)
     );
     assert_eq!(
-        error_of(q(&mut con, &["DEL"])),
+        error_text(q(&mut con, &["DEL"])),
         "ERR wrong number of arguments for 'del' command"
     );
     assert_eq!(q(&mut con, &["KEYS"]).unwrap(), Value::Array(vec![]));

@@ -10,15 +10,15 @@
 //! type error that names the fix.
 //!
 //! The crate is a pipeline, one module per step:
-//! - [`attr`] parses the attribute arguments and the `#[write]`, `#[read]`,
+//! - `attr` parses the attribute arguments and the `#[write]`, `#[read]`,
 //!   `#[intermediate]`, `#[tick]` and `#[catch_all]` markers;
-//! - [`ast`] models both halves: the commands with their names, kinds,
+//! - `ast` models both halves: the commands with their names, kinds,
 //!   receivers, parameters, return types and docs, and the tick and
 //!   catch-all methods;
-//! - [`check`] validates the model and collects every mistake, each at its
+//! - `check` validates the model and collects every mistake, each at its
 //!   own span;
-//! - [`expand`] generates the code, or on error a fallback that keeps the
-//!   rest of the user's program compiling; [`client`] generates the typed
+//! - `expand` generates the code, or on error a fallback that keeps the
+//!   rest of the user's program compiling; `client` generates the typed
 //!   client, one method per command from one generator.
 
 extern crate proc_macro;
