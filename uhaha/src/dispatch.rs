@@ -6,7 +6,7 @@
 use crate::command::help::{command_docs, command_info, help_lines};
 use crate::command::{Args, Builtin, Commands, Kind, Reply, Route};
 use crate::connection::ReplyQueue;
-use crate::machine::{machine_reply, Ctx};
+use crate::machine::{command_reply, contain, machine_reply, Ctx};
 use crate::node::Shared;
 use crate::raft::Applied;
 use crate::session::{self, noauth, Session};
@@ -111,21 +111,22 @@ impl<M: Commands> Shared<M> {
             }
             Route::User(index) => {
                 let args = Args::new(&cmd[1..]);
-                if let Err(e) = M::check(index, args) {
-                    queue.ready(Reply::Error(e.to_string()));
-                } else if spec.kind == Kind::Write {
-                    self.write(spec.name, cmd, queue).await;
-                } else {
-                    let reply = self
-                        .read(queue, |state| {
-                            let ctx = Ctx::for_read(&state.clock);
-                            state
-                                .machine
-                                .read(index, &ctx, args)
-                                .unwrap_or_else(|e| Reply::Error(e.to_string()))
-                        })
-                        .await;
-                    queue.ready(reply);
+                // Reading a user type's argument runs the user's code too.
+                match contain(|| M::check(index, args)) {
+                    Ok(Ok(())) if spec.kind == Kind::Write => {
+                        self.write(spec.name, cmd, queue).await;
+                    }
+                    Ok(Ok(())) => {
+                        let reply = self
+                            .read(queue, |state| {
+                                let ctx = Ctx::for_read(&state.clock);
+                                command_reply(spec.name, || state.machine.read(index, &ctx, args))
+                            })
+                            .await;
+                        queue.ready(reply);
+                    }
+                    Ok(Err(e)) => queue.ready(Reply::Error(e.to_string())),
+                    Err(panicked) => queue.ready(panicked.reply_for(spec.name)),
                 }
                 Flow::Continue
             }
@@ -152,7 +153,7 @@ impl<M: Commands> Shared<M> {
             }
             queue.barrier_has_passed();
         }
-        run(&self.state.read().expect("state lock"))
+        run(&*self.state.read().await)
     }
 
     async fn builtin(

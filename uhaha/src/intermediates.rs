@@ -16,6 +16,7 @@
 use crate::command::{ArgError, Args, Commands, Intermediate, LocalFuture, Reply};
 use crate::connection::ReplyQueue;
 use crate::dispatch::Flow;
+use crate::machine::{contain, contain_future, Panicked};
 use crate::node::Shared;
 use crate::session::Session;
 use bytes::Bytes;
@@ -31,8 +32,9 @@ impl<M: Commands> Shared<M> {
         queue: &mut ReplyQueue,
         rewrites: usize,
     ) -> Flow {
-        let run = M::intermediate(index, &session.conn, Args::new(&cmd[1..]));
-        let outcome = outcome(run).await;
+        let name = M::COMMANDS[index].name;
+        let run = contain(|| M::intermediate(index, &session.conn, Args::new(&cmd[1..])));
+        let outcome = outcome(name, run).await;
         self.follow(outcome, session, queue, rewrites).await
     }
 
@@ -44,8 +46,8 @@ impl<M: Commands> Shared<M> {
         queue: &mut ReplyQueue,
         rewrites: usize,
     ) -> Flow {
-        let run = M::catch_all(&session.conn, Args::new(&cmd));
-        let outcome = outcome(run).await;
+        let run = contain(|| M::catch_all(&session.conn, Args::new(&cmd)));
+        let outcome = outcome("#[catch_all]", run).await;
         self.follow(outcome, session, queue, rewrites).await
     }
 
@@ -80,11 +82,20 @@ impl<M: Commands> Shared<M> {
     }
 }
 
-/// What the method's run came to; an argument it could not read is the
-/// client's error reply.
-async fn outcome(run: Result<LocalFuture<'_>, ArgError>) -> Intermediate {
-    match run {
-        Ok(run) => run.await,
-        Err(e) => Intermediate::Reply(Reply::Error(e.to_string())),
-    }
+/// What method `name`'s run came to; an argument it could not read, or a
+/// panic (contained, see [`crate::machine::contain`]), is the client's
+/// error reply.
+async fn outcome(
+    name: &str,
+    run: Result<Result<LocalFuture<'_>, ArgError>, Panicked>,
+) -> Intermediate {
+    let reply = match run {
+        Ok(Ok(run)) => match contain_future(run).await {
+            Ok(outcome) => return outcome,
+            Err(panicked) => panicked.reply_for(name),
+        },
+        Ok(Err(e)) => Reply::Error(e.to_string()),
+        Err(panicked) => panicked.reply_for(name),
+    };
+    Intermediate::Reply(reply)
 }

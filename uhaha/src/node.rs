@@ -18,10 +18,10 @@ use crate::tls::Tls;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Notify, RwLock};
 
 /// How a node runs: what uhaha's command line sets, or what a program that
 /// embeds a node sets in code.
@@ -203,11 +203,12 @@ pub(crate) async fn start<M: Commands>(
     let snapshots = Arc::new(SnapshotDir::open(&dir.join("snapshots"))?);
     let machine = StateMachineStore::<M>::open(table.clone(), snapshots.clone())?;
     if let Some(bytes) = &restore {
-        machine.restore(bytes)?;
+        machine.restore(bytes).await?;
         tracing::info!("recovery successful");
     }
     let state = machine.state();
     let unsnapshotted = machine.unsnapshotted();
+    let snapshot_failures = machine.build_failures();
 
     let listener = TcpListener::bind(&config.addr)
         .await
@@ -238,7 +239,7 @@ pub(crate) async fn start<M: Commands>(
     let shared = Arc::new(Shared {
         proposer: Proposer::start(raft.clone(), redirect),
         reads: ReadBarrier::start(raft.clone(), redirect),
-        cluster: Cluster::new(raft.clone(), network, redirect),
+        cluster: Cluster::new(raft.clone(), network, redirect, snapshot_failures),
         raft: raft.clone(),
         config,
         table,

@@ -11,7 +11,7 @@ use crate::command::Reply;
 use openraft::{ChangeMembers, ServerState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 
 /// A member of the cluster.
 #[derive(Debug, Clone)]
@@ -111,15 +111,23 @@ pub struct Cluster {
     network: Network,
     redirect: Redirect,
     changes: Mutex<()>,
+    /// Snapshot builds that failed; see `StateMachineStore::build_failures`.
+    snapshot_failures: watch::Receiver<Option<String>>,
 }
 
 impl Cluster {
-    pub fn new(raft: Raft, network: Network, redirect: Redirect) -> Cluster {
+    pub fn new(
+        raft: Raft,
+        network: Network,
+        redirect: Redirect,
+        snapshot_failures: watch::Receiver<Option<String>>,
+    ) -> Cluster {
         Cluster {
             raft,
             network,
             redirect,
             changes: Mutex::new(()),
+            snapshot_failures,
         }
     }
 
@@ -266,20 +274,25 @@ impl Cluster {
     /// saved; returns at once if the newest snapshot is already current.
     pub async fn snapshot_now(&self) -> Result<(), String> {
         let applied = self.status().applied;
+        let mut failures = self.snapshot_failures.clone();
+        failures.mark_unchanged();
         self.raft
             .trigger()
             .snapshot()
             .await
             .map_err(|e| e.to_string())?;
-        self.raft
-            .wait(Some(Duration::from_secs(120)))
-            .metrics(
-                |m| m.snapshot.is_some_and(|s| s.index >= applied),
-                "snapshot taken",
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("snapshot: {e}"))
+        let wait = self.raft.wait(Some(Duration::from_secs(120)));
+        let taken = wait.metrics(
+            |m| m.snapshot.is_some_and(|s| s.index >= applied),
+            "snapshot taken",
+        );
+        tokio::select! {
+            taken = taken => taken.map(|_| ()).map_err(|e| format!("snapshot: {e}")),
+            Ok(()) = failures.changed() => {
+                let failure = failures.borrow().clone().unwrap_or_default();
+                Err(format!("snapshot failed: {failure}"))
+            }
+        }
     }
 
     /// Drops the log up to the newest snapshot, so that a node that joins

@@ -3,7 +3,7 @@
 
 use super::{Command, Entry, LogId, Node, NodeId, StorageResult, TypeConfig};
 use crate::command::{Args, Builtin, CommandTable, Commands, Reply, Route};
-use crate::machine::{Clock, Ctx};
+use crate::machine::{command_reply, contain, Clock, Ctx};
 use crate::snapshot::{self, Header, SnapshotDir};
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{
@@ -12,8 +12,8 @@ use openraft::{
 };
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockWriteGuard, TryLockError};
-use std::time::Duration;
+use std::sync::Arc;
+use tokio::sync::{watch, RwLock};
 
 /// The name of the internal write that runs the machine's `#[tick]` method.
 /// Clients cannot send it: it is not in the command table.
@@ -42,26 +42,31 @@ impl<M: Default> Default for Applied<M> {
 }
 
 impl<M: Commands> Applied<M> {
-    /// Runs one replicated command and returns its reply.
+    /// Runs one replicated command and returns its reply. User code runs
+    /// contained (see [`crate::machine::contain`]): a panic is the
+    /// command's error reply, the same on every node.
     fn apply_command(&mut self, table: &CommandTable, command: &Command) -> Reply {
         let Some(name) = command.first() else {
             return Reply::Null;
         };
         if name.as_ref() == TICK {
             let mut ctx = Ctx::for_write(&mut self.clock);
-            self.machine.tick(&mut ctx);
+            let ticked = contain(|| self.machine.tick(&mut ctx));
             self.clock.now = ctx.time_nanos();
-            return Reply::ok();
+            return match ticked {
+                Ok(()) => Reply::ok(),
+                Err(panicked) => panicked.reply_for("#[tick]"),
+            };
         }
         match table.lookup(name) {
             Some(Route::Builtin(Builtin::Barrier)) => Reply::ok(),
             Some(Route::User(index)) => {
                 let mut ctx = Ctx::for_write(&mut self.clock);
-                let reply = self
-                    .machine
-                    .write(index, &mut ctx, Args::new(&command[1..]));
+                let args = Args::new(&command[1..]);
+                let name = M::COMMANDS[index].name;
+                let reply = command_reply(name, || self.machine.write(index, &mut ctx, args));
                 self.clock.now = ctx.time_nanos();
-                reply.unwrap_or_else(|e| Reply::Error(e.to_string()))
+                reply
             }
             // A command that this binary does not know as a write: an older
             // or newer binary wrote it. Answer instead of crashing (uhaha
@@ -76,7 +81,10 @@ impl<M: Commands> Applied<M> {
     /// A state read from a snapshot file's bytes.
     fn from_snapshot(bytes: &[u8]) -> Result<(Applied<M>, SnapshotMeta<NodeId, Node>), String> {
         let (header, payload) = snapshot::decode(bytes)?;
-        let machine = M::load(payload).map_err(|e| format!("restore the machine: {e}"))?;
+        let machine = contain(|| M::load(payload))
+            .map_err(|e| e.to_string())
+            .and_then(|loaded| loaded)
+            .map_err(|e| format!("restore the machine: {e}"))?;
         let applied = Applied {
             machine,
             clock: header.clock,
@@ -95,6 +103,9 @@ pub struct StateMachineStore<M> {
     /// Commands applied since the last snapshot began; see
     /// [`super::snapshot_policy`].
     unsnapshotted: Arc<AtomicU64>,
+    /// The error of the newest snapshot build that failed, for whoever
+    /// asked for the snapshot; see [`StateMachineStore::build_failures`].
+    build_failures: Arc<watch::Sender<Option<String>>>,
 }
 
 impl<M> Clone for StateMachineStore<M> {
@@ -104,6 +115,7 @@ impl<M> Clone for StateMachineStore<M> {
             table: self.table.clone(),
             snapshots: self.snapshots.clone(),
             unsnapshotted: self.unsnapshotted.clone(),
+            build_failures: self.build_failures.clone(),
         }
     }
 }
@@ -134,15 +146,16 @@ impl<M: Commands> StateMachineStore<M> {
             table,
             snapshots,
             unsnapshotted: Arc::default(),
+            build_failures: Arc::new(watch::Sender::new(None)),
         })
     }
 
     /// Replaces the state with one restored from a snapshot file made by
     /// another cluster (`--restore`): its machine and clock, not its Raft
     /// position.
-    pub fn restore(&self, bytes: &[u8]) -> Result<(), String> {
+    pub async fn restore(&self, bytes: &[u8]) -> Result<(), String> {
         let (restored, _) = Applied::<M>::from_snapshot(bytes)?;
-        let mut state = self.state.write().expect("state lock");
+        let mut state = self.state.write().await;
         state.machine = restored.machine;
         state.clock = restored.clock;
         Ok(())
@@ -153,17 +166,23 @@ impl<M: Commands> StateMachineStore<M> {
         self.state.clone()
     }
 
+    /// Tells of every snapshot build that fails, with its error.
+    pub fn build_failures(&self) -> watch::Receiver<Option<String>> {
+        self.build_failures.subscribe()
+    }
+
     /// The count of commands applied since the last snapshot began.
     pub fn unsnapshotted(&self) -> Arc<AtomicU64> {
         self.unsnapshotted.clone()
     }
 
     /// Saves the state as it is now. The machine is serialized under the
-    /// read lock (applies wait meanwhile); the file is written after.
+    /// read lock (applies wait meanwhile); the file is written after. Runs
+    /// on a blocking thread: it waits for the lock by blocking.
     fn build(&self) -> Result<Snapshot<TypeConfig>, String> {
         self.unsnapshotted.store(0, Ordering::Relaxed);
         let (header, payload) = {
-            let state = self.state.read().expect("state lock");
+            let state = self.state.blocking_read();
             let (term, index) = state
                 .last_applied
                 .map_or((0, 0), |l| (l.leader_id.term, l.index));
@@ -176,7 +195,8 @@ impl<M: Commands> StateMachineStore<M> {
                 clock: state.clock.clone(),
                 meta,
             };
-            (header, state.machine.save()?)
+            let saved = contain(|| state.machine.save()).map_err(|e| e.to_string())??;
+            (header, saved)
         };
         let bytes = snapshot::encode(&header, &payload)?;
         self.snapshots.write(&header.meta.snapshot_id, &bytes)?;
@@ -192,31 +212,30 @@ impl<M: Commands> StateMachineStore<M> {
     }
 }
 
-impl<M> StateMachineStore<M> {
-    /// The state's write lock, waited for without blocking the thread: a
-    /// snapshot being saved holds the read lock on a blocking thread, and
-    /// meanwhile the node's one runtime thread must go on serving heartbeats
-    /// and reads instead of sleeping on the lock.
-    async fn write_state(&self) -> RwLockWriteGuard<'_, Applied<M>> {
-        const RETRY: Duration = Duration::from_millis(1);
-        loop {
-            match self.state.try_write() {
-                Ok(state) => return state,
-                Err(TryLockError::WouldBlock) => {}
-                Err(TryLockError::Poisoned(_)) => panic!("state lock poisoned"),
-            }
-            tokio::time::sleep(RETRY).await;
-        }
-    }
-}
-
 impl<M: Commands> RaftSnapshotBuilder<TypeConfig> for StateMachineStore<M> {
+    /// Builds a snapshot. openraft 0.9 stops Raft on any error of a build,
+    /// so a build that fails (a machine whose save fails or panics, a full
+    /// disk) is told to [`StateMachineStore::build_failures`] instead and
+    /// answered with the newest snapshot there is: openraft takes a
+    /// snapshot that is not newer than its own as a no-op, and the log
+    /// stays until a later build succeeds.
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.build())
+        let built = tokio::task::spawn_blocking(move || store.build())
             .await
-            .map_err(|e| snapshot_error(ErrorVerb::Write, e))?
-            .map_err(|e| snapshot_error(ErrorVerb::Write, e))
+            .unwrap_or_else(|e| Err(e.to_string()));
+        match built {
+            Ok(snapshot) => Ok(snapshot),
+            Err(e) => {
+                tracing::error!("snapshot failed: {e}");
+                self.build_failures.send_replace(Some(e));
+                let current = self.get_current_snapshot().await?;
+                Ok(current.unwrap_or_else(|| Snapshot {
+                    meta: SnapshotMeta::default(),
+                    snapshot: Box::default(),
+                }))
+            }
+        }
     }
 }
 
@@ -226,7 +245,7 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
     async fn applied_state(
         &mut self,
     ) -> StorageResult<(Option<LogId>, StoredMembership<NodeId, Node>)> {
-        let state = self.state.read().expect("state lock");
+        let state = self.state.read().await;
         Ok((state.last_applied, state.membership.clone()))
     }
 
@@ -237,7 +256,7 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut state = self.write_state().await;
+        let mut state = self.state.write().await;
         let mut replies = Vec::new();
         for entry in entries {
             state.last_applied = Some(entry.log_id);
@@ -289,7 +308,7 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
             .map_err(|e| snapshot_error(ErrorVerb::Write, e))?;
         tracing::info!("installed snapshot {}", meta.snapshot_id);
         self.unsnapshotted.store(0, Ordering::Relaxed);
-        *self.write_state().await = applied;
+        *self.state.write().await = applied;
         Ok(())
     }
 

@@ -12,6 +12,9 @@
 //!   (its order differs between processes): use `BTreeMap`/`BTreeSet`;
 //! - no I/O and no global mutable state.
 
+mod contain;
+
+pub(crate) use contain::{command_reply, contain, contain_future, Panicked};
 use rand_core::RngCore;
 use rand_pcg::Pcg64;
 use serde::de::DeserializeOwned;
