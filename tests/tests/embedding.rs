@@ -181,3 +181,55 @@ async fn connection_hooks_accept_refuse_and_attach_data() {
     assert_eq!(*closed.lock().unwrap(), [Some(name)]);
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_bad_config_is_a_typed_error_before_anything_starts() {
+    let dir = data_dir();
+    let refused = |config: Config| async move {
+        match Node::<Counter>::builder().config(config).start().await {
+            Err(uhaha::StartError::Config(e)) => e,
+            Err(other) => panic!("not a config error: {other}"),
+            Ok(_) => panic!("a node started with a bad config"),
+        }
+    };
+    let good = config(1, dir.path(), None);
+    let cases = [
+        (
+            Config {
+                tls_cert: Some("cert.pem".into()),
+                ..good.clone()
+            },
+            uhaha::ConfigError::TlsHalf,
+        ),
+        (
+            Config {
+                tick: Duration::ZERO,
+                ..good.clone()
+            },
+            uhaha::ConfigError::ZeroTick,
+        ),
+        (
+            Config {
+                snapshot_logs: 0,
+                ..good.clone()
+            },
+            uhaha::ConfigError::ZeroSnapshotLogs,
+        ),
+        (
+            Config {
+                restore: Some("backup.snap".into()),
+                join: Some("127.0.0.1:1".into()),
+                ..good.clone()
+            },
+            uhaha::ConfigError::RestoreWithJoin,
+        ),
+    ];
+    for (config, expected) in cases {
+        assert_eq!(refused(config).await, expected);
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing was created"
+    );
+}

@@ -178,7 +178,7 @@ fn a_snapshot_is_taken_listed_read_and_restored_into_a_new_cluster() {
         .output()
         .unwrap();
     assert!(!with_join.status.success());
-    assert!(String::from_utf8_lossy(&with_join.stderr).contains("cannot be used with -j"));
+    assert!(String::from_utf8_lossy(&with_join.stderr).contains("cannot be used with"));
 }
 
 #[test]

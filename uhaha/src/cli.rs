@@ -3,8 +3,11 @@
 //!
 //! Differences, on purpose: node ids are numbers (`-n 1`); long flags take
 //! two dashes (`--auth`), as is usual for Rust programs; `-h` also lists the
-//! service's commands. Flags whose feature has not landed yet are refused
-//! with a clear message instead of being ignored.
+//! service's commands; flags that do not go together, and values out of
+//! range, are clap's usage errors (exit status 2), pointing at the flag.
+//!
+//! Nothing here exits the process: [`parse`] returns what the command line
+//! asks for, or clap's error, and `serve()` decides.
 
 use crate::command::help::commands_section;
 use crate::command::CommandTable;
@@ -59,6 +62,8 @@ struct Flags {
         short = 'l',
         value_name = "level",
         default_value = "info",
+        hide_possible_values = true,
+        value_parser = ["debug", "verbose", "verb", "notice", "info", "warning", "warn", "quiet", "silent"],
         help_heading = "Basic options"
     )]
     level: String,
@@ -67,6 +72,7 @@ struct Flags {
     #[arg(
         long = "tls-cert",
         value_name = "path",
+        requires = "tls_key",
         help_heading = "Security options"
     )]
     tls_cert: Option<PathBuf>,
@@ -74,6 +80,7 @@ struct Flags {
     #[arg(
         long = "tls-key",
         value_name = "path",
+        requires = "tls_cert",
         help_heading = "Security options"
     )]
     tls_key: Option<PathBuf>,
@@ -82,6 +89,7 @@ struct Flags {
     #[arg(
         long = "tls-ca",
         value_name = "path",
+        requires = "tls_cert",
         help_heading = "Security options"
     )]
     tls_ca: Option<PathBuf>,
@@ -91,6 +99,7 @@ struct Flags {
         long = "handshake-timeout",
         value_name = "secs",
         default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..),
         help_heading = "Security options"
     )]
     handshake_timeout: u64,
@@ -111,6 +120,7 @@ struct Flags {
     #[arg(
         long = "advertise",
         value_name = "addr",
+        value_parser = host_and_port,
         help_heading = "Networking options"
     )]
     advertise: Option<String>,
@@ -136,6 +146,7 @@ struct Flags {
         long = "tick",
         value_name = "ms",
         default_value_t = 200,
+        value_parser = clap::value_parser!(u64).range(1..),
         help_heading = "Advanced options"
     )]
     tick: u64,
@@ -144,6 +155,7 @@ struct Flags {
         long = "snapshot-logs",
         value_name = "n",
         default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..),
         help_heading = "Advanced options"
     )]
     snapshot_logs: u64,
@@ -154,32 +166,34 @@ struct Flags {
     #[arg(
         long = "restore",
         value_name = "path",
+        conflicts_with = "join",
         help_heading = "Advanced options"
     )]
     restore: Option<PathBuf>,
 }
 
-/// Parses the process's arguments into a node configuration, printing the
-/// version or help, or an error and exiting, as uhaha does. Also sets up
-/// logging at the level asked for.
-pub fn parse<M: Machine>(table: &CommandTable) -> Config {
+/// What the command line asks for.
+pub enum Invocation {
+    /// Run a node with this config, logging at this level (`-l`).
+    Run(Box<Config>, String),
+    /// Print the version (`-v`).
+    Version,
+}
+
+/// Parses the process's arguments, as uhaha does: the config of a node to
+/// run, a request for the version, or clap's error (which also carries
+/// `-h`'s help screen).
+pub fn parse<M: Machine>(table: &CommandTable) -> Result<Invocation, clap::Error> {
     let command = Flags::command()
         .name(M::NAME)
         .about(format!("{} version: {}", M::NAME, M::VERSION))
         .override_usage(format!("{} [-n id] [-a addr] [options]", M::NAME))
         .after_help(commands_section(table));
-    let matches = command.get_matches();
-    let flags = Flags::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let flags = Flags::from_arg_matches(&command.try_get_matches()?)?;
     if flags.version {
-        println!("{} version {}", M::NAME, M::VERSION);
-        std::process::exit(0);
+        return Ok(Invocation::Version);
     }
-    init_logging(&flags.level);
-    check_combinations(&flags);
-    if let Some(addr) = &flags.advertise {
-        check_advertise(addr);
-    }
-    Config {
+    let config = Config {
         id: flags.id,
         addr: flags.addr,
         advertise: flags.advertise,
@@ -194,63 +208,35 @@ pub fn parse<M: Machine>(table: &CommandTable) -> Config {
         } else {
             Redirect::Moved
         },
-        tick: Duration::from_millis(flags.tick.max(1)),
-        snapshot_logs: flags.snapshot_logs.max(1),
+        tick: Duration::from_millis(flags.tick),
+        snapshot_logs: flags.snapshot_logs,
         restore: flags.restore,
         tls_cert: flags.tls_cert,
         tls_key: flags.tls_key,
         tls_ca: flags.tls_ca,
-        handshake_timeout: Duration::from_secs(flags.handshake_timeout.max(1)),
+        handshake_timeout: Duration::from_secs(flags.handshake_timeout),
         limits: Limits::default(),
-    }
-}
-
-/// Exits with uhaha's messages for flags that do not go together.
-fn check_combinations(flags: &Flags) {
-    let fail = |message: &str| -> ! {
-        eprintln!("{message}");
-        std::process::exit(1)
     };
-    if flags.restore.is_some() && flags.join.is_some() {
-        fail("flag --restore cannot be used with -j: a restored node starts a new cluster");
-    }
-    match (&flags.tls_cert, &flags.tls_key) {
-        (Some(_), None) => fail("flag --tls-key cannot be empty when --tls-cert is provided"),
-        (None, Some(_)) => fail("flag --tls-cert cannot be empty when --tls-key is provided"),
-        _ => {}
-    }
-    if flags.tls_ca.is_some() && flags.tls_cert.is_none() {
-        fail("flag --tls-ca needs --tls-cert and --tls-key");
-    }
+    Ok(Invocation::Run(Box::new(config), flags.level))
 }
 
-/// Exits unless an advertise address has a port, as uhaha checks.
-fn check_advertise(addr: &str) {
+/// An address to advertise: `host:port`, as uhaha requires.
+fn host_and_port(addr: &str) -> Result<String, String> {
     match addr.rsplit_once(':') {
-        None => {
-            eprintln!("flag --advertise is missing port number");
-            std::process::exit(1);
-        }
-        Some((_, port)) if port.parse::<u16>().is_err() => {
-            eprintln!("flag --advertise port number invalid");
-            std::process::exit(1);
-        }
-        _ => {}
+        None => Err("missing port number".into()),
+        Some((_, port)) if port.parse::<u16>().is_err() => Err("port number invalid".into()),
+        Some(_) => Ok(addr.to_string()),
     }
 }
 
-/// Maps uhaha's log levels onto tracing's.
-fn init_logging(level: &str) {
+/// Logs to stderr at one of uhaha's log levels (`-l`), mapped onto
+/// tracing's; `parse` has checked the name.
+pub fn init_logging(level: &str) {
     let filter = match level {
-        "debug" => tracing::Level::DEBUG,
-        "verbose" | "verb" => tracing::Level::DEBUG,
+        "debug" | "verbose" | "verb" => tracing::Level::DEBUG,
         "notice" | "info" => tracing::Level::INFO,
         "warning" | "warn" => tracing::Level::WARN,
-        "quiet" | "silent" => return,
-        other => {
-            eprintln!("invalid -loglevel: {other}");
-            std::process::exit(1);
-        }
+        _ => return,
     };
     // openraft narrates every step at INFO; keep it to warnings unless
     // debugging.

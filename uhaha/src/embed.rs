@@ -2,9 +2,11 @@
 //! with [`NodeBuilder::serve`], or in code) and the program's hooks and
 //! services; [`Node`] is a running node inside a larger program.
 
+use crate::cli::Invocation;
 use crate::client::{Client, ClientError};
 use crate::command::{CommandTable, Commands};
 use crate::conn::{Conn, ConnData};
+use crate::error::StartError;
 use crate::hooks::Role;
 use crate::node::{self, Config, Extensions, Shared};
 use crate::service::Service;
@@ -23,7 +25,7 @@ use std::sync::Arc;
 /// #     #[write]
 /// #     fn ticket(&mut self) -> i64 { self.ticket += 1; self.ticket }
 /// # }
-/// # async fn demo() -> Result<(), String> {
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let node = uhaha::Node::<Ticket>::builder()
 ///     .config(uhaha::Config {
 ///         addr: "127.0.0.1:0".into(),
@@ -32,8 +34,8 @@ use std::sync::Arc;
 ///     .on_role_change(|role| eprintln!("now {role:?}"))
 ///     .start()
 ///     .await?;
-/// let mut client = node.client().await.map_err(|e| e.to_string())?;
-/// client.call(&["TICKET"]).await.map_err(|e| e.to_string())?;
+/// let mut client = node.client().await?;
+/// client.call(&["TICKET"]).await?;
 /// node.shutdown().await;
 /// # Ok(()) }
 /// ```
@@ -113,7 +115,7 @@ impl<M: Commands> NodeBuilder<M> {
     /// Starts the node and returns once it is ready for commands: it has
     /// joined or bootstrapped its cluster, a leader is known and its log
     /// is applied.
-    pub async fn start(self) -> Result<Node<M>, String> {
+    pub async fn start(self) -> Result<Node<M>, StartError> {
         let config = self.config.unwrap_or_default();
         let shared = node::start::<M>(config, self.extensions).await?;
         Ok(Node { shared })
@@ -122,9 +124,23 @@ impl<M: Commands> NodeBuilder<M> {
     /// Runs the node with uhaha's command line (which replaces any
     /// config set here) until a signal or `SHUTDOWN` stops it. Never
     /// returns.
+    ///
+    /// This is the one place that exits the process: with status 0 after
+    /// `-h`, `-v` or a clean stop, 2 for a command line clap refuses, and
+    /// 1 when the node cannot start (the error is logged).
     pub fn serve(mut self) -> ! {
         let table = CommandTable::new(M::COMMANDS);
-        self.config = Some(crate::cli::parse::<M>(&table));
+        match crate::cli::parse::<M>(&table) {
+            Ok(Invocation::Run(config, level)) => {
+                crate::cli::init_logging(&level);
+                self.config = Some(*config);
+            }
+            Ok(Invocation::Version) => {
+                println!("{} version {}", M::NAME, M::VERSION);
+                std::process::exit(0);
+            }
+            Err(e) => e.exit(),
+        }
         let code = runtime().block_on(async {
             tracing::warn!("starting {} version {}", M::NAME, M::VERSION);
             match self.start().await {

@@ -42,7 +42,7 @@
 //! return values become replies through [`IntoReply`]; doc comments become
 //! `HELP` and `COMMAND DOCS` text.
 
-pub mod cli;
+mod cli;
 mod client;
 mod clients;
 mod cluster;
@@ -53,6 +53,7 @@ mod connection;
 mod dispatch;
 pub mod duration;
 mod embed;
+mod error;
 pub mod glob;
 mod hooks;
 mod info;
@@ -77,6 +78,7 @@ pub use command::{
 };
 pub use conn::{Conn, ConnData};
 pub use embed::{Node, NodeBuilder};
+pub use error::{ConfigError, StartError};
 pub use hooks::Role;
 pub use machine::{Ctx, Machine, Rand, Snapshot};
 pub use node::Config;

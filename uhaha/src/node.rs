@@ -5,6 +5,7 @@
 
 use crate::clients::Clients;
 use crate::command::{CommandTable, Commands};
+use crate::error::{ConfigError, StartError};
 use crate::hooks::Hooks;
 use crate::monitor::Monitors;
 use crate::raft::{
@@ -107,6 +108,40 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// Checks that a node can run with this config. Starting a node checks
+    /// it first, so a config made in code gets the same checks as the
+    /// command line's flags (which clap checks too, to point at the flag).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::TlsHalf);
+        }
+        if self.tls_ca.is_some() && self.tls_cert.is_none() {
+            return Err(ConfigError::TlsCaWithoutCert);
+        }
+        if self.restore.is_some() && self.join.is_some() {
+            return Err(ConfigError::RestoreWithJoin);
+        }
+        if self.tick.is_zero() {
+            return Err(ConfigError::ZeroTick);
+        }
+        if self.snapshot_logs == 0 {
+            return Err(ConfigError::ZeroSnapshotLogs);
+        }
+        if self.handshake_timeout.is_zero() {
+            return Err(ConfigError::ZeroHandshakeTimeout);
+        }
+        self.limits.validate()?;
+        if let Some(addr) = &self.advertise {
+            let port = addr.rsplit_once(':').map(|(_, port)| port.parse::<u16>());
+            if !matches!(port, Some(Ok(_))) {
+                return Err(ConfigError::BadAdvertise(addr.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What a program adds to a node besides its config.
 #[derive(Clone, Default)]
 pub(crate) struct Extensions {
@@ -191,39 +226,53 @@ impl<M: Commands> Shared<M> {
 pub(crate) async fn start<M: Commands>(
     config: Config,
     extensions: Extensions,
-) -> Result<Arc<Shared<M>>, String> {
+) -> Result<Arc<Shared<M>>, StartError> {
+    config.validate()?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(Tls::load(cert, key, config.tls_ca.as_deref()).map_err(StartError::Tls)?)
+        }
+        _ => None,
+    };
     let dir = config.data_dir.join(M::NAME).join(config.id.to_string());
     let restore = match &config.restore {
         Some(path) => Some(read_restore_file(path, &dir)?),
         None => None,
     };
-    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let log = LogStore::open(&dir.join("raft.redb"), !config.nosync)?;
+    std::fs::create_dir_all(&dir).map_err(|source| StartError::Io {
+        action: "create",
+        path: dir.clone(),
+        source,
+    })?;
+    let log =
+        LogStore::open(&dir.join("raft.redb"), !config.nosync).map_err(StartError::Storage)?;
     let table = Arc::new(CommandTable::new(M::COMMANDS));
-    let snapshots = Arc::new(SnapshotDir::open(&dir.join("snapshots"))?);
-    let machine = StateMachineStore::<M>::open(table.clone(), snapshots.clone())?;
+    let snapshots =
+        Arc::new(SnapshotDir::open(&dir.join("snapshots")).map_err(StartError::Storage)?);
+    let machine = StateMachineStore::<M>::open(table.clone(), snapshots.clone())
+        .map_err(StartError::Storage)?;
     if let Some(bytes) = &restore {
-        machine.restore(bytes).await?;
+        machine.restore(bytes).await.map_err(StartError::Storage)?;
         tracing::info!("recovery successful");
     }
     let state = machine.state();
     let unsnapshotted = machine.unsnapshotted();
     let snapshot_failures = machine.build_failures();
 
+    let listen_error = |source| StartError::Listen {
+        addr: config.addr.clone(),
+        source,
+    };
     let listener = TcpListener::bind(&config.addr)
         .await
-        .map_err(|e| format!("listen on {}: {e}", config.addr))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(listen_error)?;
+    let bound = listener.local_addr().map_err(listen_error)?;
     tracing::info!("server listening at {bound}");
     let my_addr = config
         .advertise
         .clone()
         .unwrap_or_else(|| bound.to_string());
 
-    let tls = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => Some(Tls::load(cert, key, config.tls_ca.as_deref())?),
-        _ => None,
-    };
     let secret = config.auth.as_deref().unwrap_or("");
     let network = Network::new(config.id, secret, tls.clone());
     let raft = Raft::new(
@@ -234,7 +283,7 @@ pub(crate) async fn start<M: Commands>(
         machine,
     )
     .await
-    .map_err(|e| format!("start raft: {e}"))?;
+    .map_err(|e| StartError::Raft(format!("start: {e}")))?;
     let redirect = config.redirect;
     let shared = Arc::new(Shared {
         proposer: Proposer::start(raft.clone(), redirect),
@@ -280,41 +329,54 @@ async fn join_or_bootstrap<M: Commands>(
     shared: &Shared<M>,
     my_addr: &str,
     restored: bool,
-) -> Result<(), String> {
+) -> Result<(), StartError> {
     let (config, raft) = (&shared.config, &shared.raft);
-    if raft.is_initialized().await.map_err(|e| e.to_string())? {
+    let raft_error = |e: String| StartError::Raft(e);
+    if raft
+        .is_initialized()
+        .await
+        .map_err(|e| raft_error(e.to_string()))?
+    {
         if config.join.is_some() {
             tracing::warn!("ignoring join request because server already belongs to a cluster");
         }
     } else if let Some(join) = &config.join {
-        crate::join::join(join, config, shared.tls.as_ref(), my_addr).await?;
+        crate::join::join(join, config, shared.tls.as_ref(), my_addr)
+            .await
+            .map_err(StartError::Join)?;
     } else {
         tracing::info!("bootstrapping new cluster");
         raft.initialize(Cluster::bootstrap_members(config.id, my_addr.to_string()))
             .await
-            .map_err(|e| format!("bootstrap: {e}"))?;
+            .map_err(|e| raft_error(format!("bootstrap: {e}")))?;
     }
-    wait_until_loaded(raft).await?;
+    wait_until_loaded(raft).await.map_err(raft_error)?;
     if restored {
         // Joiners must start from the restored state, never from the empty
         // log under it: snapshot it and drop that log at once.
-        shared.cluster.snapshot_now().await?;
-        shared.cluster.purge_to_snapshot().await?;
+        shared.cluster.snapshot_now().await.map_err(raft_error)?;
+        shared
+            .cluster
+            .purge_to_snapshot()
+            .await
+            .map_err(raft_error)?;
     }
     Ok(())
 }
 
 /// Reads a `--restore` file, which only a brand-new node may use.
-fn read_restore_file(path: &std::path::Path, dir: &std::path::Path) -> Result<Vec<u8>, String> {
+fn read_restore_file(path: &std::path::Path, dir: &std::path::Path) -> Result<Vec<u8>, StartError> {
     if dir.exists() {
-        return Err(format!(
-            "--restore needs a new node, but its data directory already exists: {}",
-            dir.display()
-        ));
+        return Err(StartError::RestoreOverExisting(dir.to_path_buf()));
     }
     tracing::info!("restoring backup: path={}", path.display());
-    let bytes = std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
-    crate::snapshot::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|source| StartError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    crate::snapshot::decode(&bytes)
+        .map_err(|e| StartError::Storage(format!("{}: {e}", path.display())))?;
     Ok(bytes)
 }
 

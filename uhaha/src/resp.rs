@@ -33,6 +33,22 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Checks that every limit lets some request through.
+    pub(crate) fn validate(&self) -> Result<(), crate::ConfigError> {
+        let limits = [
+            ("max_bulk", self.max_bulk),
+            ("max_args", self.max_args),
+            ("max_inline", self.max_inline),
+            ("max_request", self.max_request),
+        ];
+        match limits.iter().find(|(_, limit)| *limit == 0) {
+            Some((name, _)) => Err(crate::ConfigError::ZeroLimit(name)),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A request broke the protocol; the text follows `ERR Protocol error: `.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtocolError(pub String);
