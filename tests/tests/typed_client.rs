@@ -100,7 +100,8 @@ fn typed_clients_send_and_read_every_kind_of_value() {
         client.incrby("max", i64::MAX).await.unwrap();
         match client.incrby("max", 1).await {
             Err(ClientError::Reply(e)) => {
-                assert_eq!(e, "ERR increment or decrement would overflow")
+                assert_eq!(e.code(), "ERR");
+                assert_eq!(e.message(), "increment or decrement would overflow");
             }
             other => panic!("not the command's error: {other:?}"),
         }

@@ -2,7 +2,7 @@
 //! `CLUSTER ...` (a Redis Cluster emulation with one shard whose master is
 //! the leader, so that cluster-aware clients follow `MOVED` redirects).
 
-use crate::command::{Commands, Reply};
+use crate::command::{Commands, ErrorCode, Reply};
 use crate::glob;
 use crate::node::Shared;
 use crate::raft::{MembershipError, NodeId};
@@ -257,7 +257,7 @@ impl<M: Commands> Shared<M> {
                 ))
             }
             ("SLOTS" | "NODES" | "SHARDS", 2) if leader.is_none() => {
-                Reply::Error("CLUSTERDOWN The cluster is down".into())
+                ErrorCode::ClusterDown.reply("The cluster is down")
             }
             ("SLOTS", 2) => {
                 let leader = leader.expect("checked above");

@@ -102,9 +102,7 @@ impl ReplyQueue {
         while let Some(next) = self.pending.pop_front() {
             let reply = match next {
                 Pending::Ready(reply) => reply,
-                Pending::Waiting(rx) => rx
-                    .await
-                    .unwrap_or_else(|_| Reply::Error("CLUSTERDOWN node is shutting down".into())),
+                Pending::Waiting(rx) => rx.await.unwrap_or_else(|_| crate::raft::stopped_midway()),
             };
             reply.encode(self.protocol, &mut self.out);
         }

@@ -3,7 +3,7 @@
 //! electing.
 
 use crate::client::{Client, ClientError};
-use crate::command::Reply;
+use crate::command::{ErrorCode, Reply};
 use crate::node::Config;
 use crate::tls::Tls;
 use std::time::{Duration, Instant};
@@ -58,7 +58,8 @@ pub async fn join(
 
 /// Whether an error reply to `RAFT SERVER ADD` may go away by itself.
 fn transient(error: &str) -> bool {
-    ["CLUSTERDOWN", "MOVED", "TRY"]
-        .iter()
-        .any(|code| error.starts_with(code))
+    matches!(
+        ErrorCode::of(error),
+        Some(ErrorCode::ClusterDown | ErrorCode::Moved | ErrorCode::Try)
+    )
 }

@@ -71,10 +71,10 @@ mod snapshot;
 mod tls;
 
 pub use bytes::Bytes;
-pub use client::{Client, ClientBuilder, ClientError};
+pub use client::{Client, ClientBuilder, ClientError, ReplyError};
 pub use command::{
-    ArgError, FromArg, FromReply, FromReplyError, Intermediate, IntoIntermediate, IntoReply, Reply,
-    ToArg,
+    ArgError, ErrorCode, FromArg, FromReply, FromReplyError, Intermediate, IntoIntermediate,
+    IntoReply, Reply, ToArg,
 };
 pub use conn::{Conn, ConnData};
 pub use embed::{Node, NodeBuilder};

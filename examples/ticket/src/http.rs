@@ -97,7 +97,7 @@ async fn respond(conn: &ServiceConn, head: &str) -> (u16, String) {
     let secret = lines.find_map(bearer_secret);
     let mut client = match conn.client(secret.as_deref()).await {
         Ok(client) => client,
-        Err(ClientError::Reply(e)) => return (401, error_json(&e)),
+        Err(ClientError::Reply(e)) => return (401, error_json(e.as_str())),
         Err(e) => return (503, error_json(&e.to_string())),
     };
     match client.call(&args).await {

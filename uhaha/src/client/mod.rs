@@ -12,7 +12,7 @@
 
 mod decode;
 
-use crate::command::Reply;
+use crate::command::{ErrorCode, Reply};
 use crate::tls::{dial, Stream, Tls};
 use bytes::{BufMut, BytesMut};
 use std::fmt;
@@ -38,7 +38,7 @@ pub enum ClientError {
     Io(std::io::Error),
     /// The server answered with an error (also how the typed client reports
     /// a command's error reply).
-    Reply(String),
+    Reply(ReplyError),
     /// The server broke the protocol, or a reply was not of the type
     /// expected.
     Protocol(String),
@@ -48,11 +48,71 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::Io(e) => write!(f, "{e}"),
-            ClientError::Reply(e) => f.write_str(e),
+            ClientError::Reply(e) => e.fmt(f),
             ClientError::Protocol(e) => write!(f, "protocol error: {e}"),
         }
     }
 }
+
+/// An error reply: its code (the first word: `ERR`, `WRONGTYPE`, or one
+/// of the framework's [`ErrorCode`]s) and its message.
+///
+/// ```
+/// let e = uhaha::ReplyError::from("ERR increment or decrement would overflow");
+/// assert_eq!(e.code(), "ERR");
+/// assert_eq!(e.message(), "increment or decrement would overflow");
+/// assert_eq!(e, "ERR increment or decrement would overflow");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyError(String);
+
+impl ReplyError {
+    /// The error's code, its first word.
+    pub fn code(&self) -> &str {
+        self.0.split(' ').next().unwrap_or("")
+    }
+
+    /// The error's text after its code.
+    pub fn message(&self) -> &str {
+        self.0.split_once(' ').map_or("", |(_, message)| message)
+    }
+
+    /// The framework's code of this error, if it is one of them.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        ErrorCode::of(&self.0)
+    }
+
+    /// The whole text, as the server sent it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for ReplyError {
+    fn from(text: String) -> Self {
+        ReplyError(text)
+    }
+}
+
+impl From<&str> for ReplyError {
+    fn from(text: &str) -> Self {
+        ReplyError(text.to_string())
+    }
+}
+
+impl PartialEq<&str> for ReplyError {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Display for ReplyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ReplyError {}
 
 impl std::error::Error for ClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
@@ -349,13 +409,14 @@ enum Redirect {
 }
 
 impl Redirect {
+    /// Where an error reply sends the client, decided by its code: a
+    /// command that may have run (`SHUTDOWN`) is never sent again.
     fn parse(message: &str) -> Option<Redirect> {
-        let mut words = message.split(' ');
-        match words.next()? {
-            "MOVED" => words.nth(1).map(|a| Redirect::To(a.to_string())),
-            "TRY" => words.next().map(|a| Redirect::To(a.to_string())),
-            // A node that shuts down may have run the command.
-            "CLUSTERDOWN" if !message.contains("shut") => Some(Redirect::Wait),
+        let mut words = message.split(' ').skip(1);
+        match ErrorCode::of(message)? {
+            ErrorCode::Moved => words.nth(1).map(|a| Redirect::To(a.to_string())),
+            ErrorCode::Try => words.next().map(|a| Redirect::To(a.to_string())),
+            ErrorCode::ClusterDown => Some(Redirect::Wait),
             _ => None,
         }
     }
@@ -405,7 +466,7 @@ impl Connection {
             hello.extend(["AUTH", "default", secret]);
         }
         match conn.request(&encode_request(&hello)).await? {
-            Reply::Error(e) => Err(ClientError::Reply(e)),
+            Reply::Error(e) => Err(ClientError::Reply(ReplyError(e))),
             _ => Ok(conn),
         }
     }
@@ -536,7 +597,10 @@ mod tests {
             Redirect::parse("CLUSTERDOWN node is not the leader"),
             Some(Redirect::Wait)
         );
-        assert_eq!(Redirect::parse("CLUSTERDOWN node is shutting down"), None);
+        assert_eq!(
+            Redirect::parse("SHUTDOWN node stopped while the command was under way"),
+            None
+        );
         assert_eq!(Redirect::parse("ERR wrong number of arguments"), None);
     }
 

@@ -67,7 +67,7 @@ impl Call {
     pub async fn send<R: FromReply>(self, client: &mut Client) -> Result<R::Output, ClientError> {
         let reply = client.call(&self.command()?).await?;
         R::from_reply(reply).map_err(|e| match e {
-            FromReplyError::Error(e) => ClientError::Reply(e),
+            FromReplyError::Error(e) => ClientError::Reply(e.into()),
             FromReplyError::Unexpected(e) => ClientError::Protocol(e),
         })
     }

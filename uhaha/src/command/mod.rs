@@ -4,6 +4,7 @@
 mod arg;
 mod builtin;
 mod call;
+mod error_code;
 mod from_reply;
 pub mod help;
 mod intermediate;
@@ -16,6 +17,7 @@ pub use arg::{ArgError, Args, FromArg};
 pub use builtin::{Builtin, BUILTINS};
 #[doc(hidden)]
 pub use call::Call;
+pub use error_code::ErrorCode;
 pub use from_reply::{FromReply, FromReplyError};
 pub use intermediate::{Intermediate, IntoIntermediate, LocalFuture};
 pub use reply::{ArrayElement, IntoReply, Protocol, Reply};

@@ -5,6 +5,7 @@
 //! than building a `redis_protocol` frame first: one reply per command is the
 //! hot path, and an intermediate owned frame would cost an allocation each.
 
+use super::ErrorCode;
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -72,15 +73,17 @@ impl Reply {
     /// An error reply. Redis replies start with an upper-case code (`ERR`,
     /// `WRONGTYPE`, `MOVED`); a message without one gets `ERR `.
     ///
-    /// The codes that send clients elsewhere (`MOVED`, `ASK`, `TRY`,
-    /// `CLUSTERDOWN`) are the framework's: a command's error that starts
-    /// with one gets `ERR ` too, or a client would resend the command.
+    /// The codes of [`crate::ErrorCode`] are the framework's: a command's
+    /// error that starts with one gets `ERR ` too, or a client would take
+    /// it for the framework's and, say, resend the command.
     pub fn error(message: impl fmt::Display) -> Reply {
-        const REDIRECTS: [&str; 4] = ["MOVED", "ASK", "TRY", "CLUSTERDOWN"];
         let message = message.to_string().replace(['\r', '\n'], " ");
-        let has_code = message.split(' ').next().is_some_and(|w| {
-            !w.is_empty() && w.bytes().all(|b| b.is_ascii_uppercase()) && !REDIRECTS.contains(&w)
-        }) && message.contains(' ');
+        let has_code = message
+            .split(' ')
+            .next()
+            .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_uppercase()))
+            && message.contains(' ')
+            && ErrorCode::of(&message).is_none();
         if has_code {
             Reply::Error(message)
         } else {

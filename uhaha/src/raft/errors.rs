@@ -4,10 +4,13 @@
 //! - not the leader, leader known: `MOVED 0 <leader-addr>` (or, with
 //!   `--try-errors`, `TRY <leader-addr>`);
 //! - not the leader, none known: `CLUSTERDOWN ...`;
-//! - shut down: `CLUSTERDOWN raft is shut down`.
+//! - Raft stopped before it took the command: `CLUSTERDOWN raft is shut
+//!   down`; after it took it: `SHUTDOWN` (the outcome is unknown).
+//!
+//! The codes and what each promises are in [`crate::ErrorCode`].
 
 use super::{Node, NodeId};
-use crate::command::Reply;
+use crate::command::{ErrorCode, Reply};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
 
 /// How a node tells a client to go to the leader.
@@ -24,8 +27,8 @@ impl Redirect {
     /// The reply that sends a client to `addr`.
     pub fn to(self, addr: &str) -> Reply {
         match self {
-            Redirect::Moved => Reply::Error(format!("MOVED 0 {addr}")),
-            Redirect::Try => Reply::Error(format!("TRY {addr}")),
+            Redirect::Moved => ErrorCode::Moved.reply(format_args!("0 {addr}")),
+            Redirect::Try => ErrorCode::Try.reply(addr),
         }
     }
 
@@ -33,7 +36,7 @@ impl Redirect {
     pub fn forward(self, forward: &ForwardToLeader<NodeId, Node>) -> Reply {
         match &forward.leader_node {
             Some(node) => self.to(&node.addr),
-            None => Reply::Error("CLUSTERDOWN node is not the leader".into()),
+            None => not_the_leader(),
         }
     }
 
@@ -51,13 +54,31 @@ impl Redirect {
         match e {
             RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => self.forward(f),
             RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)) => {
-                Reply::Error(format!("CLUSTERDOWN {q}"))
+                ErrorCode::ClusterDown.reply(q)
             }
             RaftError::Fatal(f) => fatal_reply(f),
         }
     }
 }
 
+/// The reply on a node that knows no leader.
+pub fn not_the_leader() -> Reply {
+    ErrorCode::ClusterDown.reply("node is not the leader")
+}
+
+/// The reply for a command that the node refused because it is stopping:
+/// the command did not run.
+pub fn stopping() -> Reply {
+    ErrorCode::ClusterDown.reply("node is shutting down")
+}
+
+/// The reply for a command whose outcome the node can no longer learn: it
+/// stopped after Raft took the command.
+pub fn stopped_midway() -> Reply {
+    ErrorCode::Shutdown
+        .reply("node stopped while the command was under way; it may or may not have run")
+}
+
 fn fatal_reply(fatal: &openraft::error::Fatal<NodeId>) -> Reply {
-    Reply::Error(format!("CLUSTERDOWN raft is shut down: {fatal}"))
+    ErrorCode::ClusterDown.reply(format_args!("raft is shut down: {fatal}"))
 }

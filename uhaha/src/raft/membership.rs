@@ -181,7 +181,7 @@ impl Cluster {
         }
         let reply = match self.leader_addr() {
             Some(addr) => self.redirect.to(&addr),
-            None => Reply::Error("CLUSTERDOWN node is not the leader".into()),
+            None => super::errors::not_the_leader(),
         };
         Err(MembershipError::Redirect(reply))
     }

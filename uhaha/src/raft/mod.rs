@@ -19,7 +19,7 @@ pub mod snapshot_policy;
 mod state_machine;
 pub mod ticker;
 
-pub use errors::Redirect;
+pub use errors::{stopped_midway, Redirect};
 pub use log_store::LogStore;
 pub use membership::{Cluster, MembershipError};
 pub use proposer::{Batch, Proposer};

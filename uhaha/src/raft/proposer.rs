@@ -95,9 +95,7 @@ impl Proposer {
     pub async fn propose(&self, command: Command) -> oneshot::Receiver<Reply> {
         let (reply, rx) = oneshot::channel();
         if let Err(mpsc::error::SendError(p)) = self.tx.send(Proposal { command, reply }).await {
-            let _ = p
-                .reply
-                .send(Reply::Error("CLUSTERDOWN node is shutting down".into()));
+            let _ = p.reply.send(super::errors::stopping());
         }
         rx
     }
@@ -185,7 +183,7 @@ async fn committed(
         Ok(rx) => match rx.await {
             Ok(Ok(response)) => Ok(response.data),
             Ok(Err(e)) => Err(redirect.write_error(&RaftError::APIError(e))),
-            Err(_) => Err(Reply::Error("CLUSTERDOWN node is shutting down".into())),
+            Err(_) => Err(super::errors::stopped_midway()),
         },
     }
 }

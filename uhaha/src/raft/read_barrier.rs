@@ -30,7 +30,7 @@ impl ReadBarrier {
     /// is the reply to give instead (a redirect, usually).
     pub async fn wait(&self) -> Result<(), Reply> {
         let (tx, rx) = oneshot::channel();
-        let down = || Reply::Error("CLUSTERDOWN node is shutting down".into());
+        let down = super::errors::stopping;
         self.tx.send(tx).map_err(|_| down())?;
         rx.await.map_err(|_| down())?
     }
