@@ -68,6 +68,8 @@ async fn start(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_embedded_cluster_runs_and_leaves_nothing_behind() {
+    let runtime = tokio::runtime::Handle::current().metrics();
+    let tasks_before = runtime.num_alive_tasks();
     let dir = data_dir();
     let roles = Roles::default();
     let first = start(1, dir.path(), None, &roles).await;
@@ -104,8 +106,21 @@ async fn an_embedded_cluster_runs_and_leaves_nothing_behind() {
     );
 
     let addrs: Vec<_> = nodes.iter().map(|n| n.addr()).collect();
+    drop(remote);
     for node in nodes {
         node.shutdown().await;
+    }
+    // Every task the nodes started has ended when `shutdown` returns; a
+    // few of openraft's own (its ticker, vote requests) see its shutdown
+    // signal at their next poll, so the count may take a moment to settle.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while runtime.num_alive_tasks() > tasks_before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} tasks of the nodes outlived their shutdown",
+            runtime.num_alive_tasks() - tasks_before
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     for addr in addrs {
         assert!(

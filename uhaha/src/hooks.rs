@@ -3,6 +3,7 @@
 //! [`NodeBuilder`](crate::NodeBuilder).
 
 use crate::conn::{Conn, ConnData};
+use crate::tasks::Tasks;
 use std::sync::Arc;
 
 /// What a connection hook decides about a new connection.
@@ -86,8 +87,8 @@ impl Role {
 
 /// Calls the role hook with every change of the node's role, from the
 /// current one on, until Raft stops.
-pub(crate) fn watch_role(raft: crate::raft::Raft, hook: Arc<RoleHook>) {
-    tokio::spawn(async move {
+pub(crate) fn watch_role(raft: crate::raft::Raft, hook: Arc<RoleHook>, tasks: &Tasks) {
+    tasks.spawn_to_end(async move {
         let mut metrics = raft.metrics();
         let mut last = None;
         loop {

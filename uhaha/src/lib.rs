@@ -68,6 +68,7 @@ mod server;
 mod service;
 mod session;
 mod snapshot;
+mod tasks;
 mod tls;
 
 pub use bytes::Bytes;

@@ -15,14 +15,14 @@ use crate::raft::{
 use crate::resp::Limits;
 use crate::service::{LocalNode, Service};
 use crate::snapshot::SnapshotDir;
+use crate::tasks::Tasks;
 use crate::tls::Tls;
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify, RwLock};
+use tokio::sync::{Notify, RwLock};
 
 /// How a node runs: what uhaha's command line sets, or what a program that
 /// embeds a node sets in code.
@@ -172,31 +172,22 @@ pub struct Shared<M> {
     pub monitors: Monitors,
     /// The address this node is known by in the cluster.
     pub my_addr: String,
-    /// Set once the node stops: the listener and every connection end.
-    stop: watch::Sender<bool>,
+    /// Every task of the node, and the signal that stops them.
+    pub tasks: Tasks,
 }
 
 impl<M: Commands> Shared<M> {
-    /// Runs `task` until it ends or the node stops.
-    pub fn spawn_until_stopped(&self, task: impl Future<Output = ()> + Send + 'static) {
-        let mut stop = self.stop.subscribe();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = task => {}
-                _ = stop.wait_for(|stopped| *stopped) => {}
-            }
-        });
-    }
-
     /// Whether [`Shared::stop`] has begun.
     pub fn is_stopped(&self) -> bool {
-        *self.stop.borrow()
+        self.tasks.is_stopped()
     }
 
-    /// Stops the listener and every connection, then Raft.
+    /// Stops the listener, every connection and background task, then
+    /// Raft, and waits until every task of the node has ended.
     pub async fn stop(&self) {
-        self.stop.send_replace(true);
+        self.tasks.stop();
         let _ = self.raft.shutdown().await;
+        self.tasks.wait().await;
     }
 
     /// How code in this process reaches this node without a socket: each
@@ -210,7 +201,7 @@ impl<M: Commands> Shared<M> {
                 let (ours, theirs) = tokio::io::duplex(64 << 10);
                 if let Some(shared) = node.upgrade() {
                     let serving = shared.clone();
-                    shared.spawn_until_stopped(async move {
+                    shared.tasks.spawn(async move {
                         let mut stream = theirs;
                         crate::server::serve_redis(&serving, &mut stream, Default::default(), None)
                             .await;
@@ -285,9 +276,10 @@ pub(crate) async fn start<M: Commands>(
     .await
     .map_err(|e| StartError::Raft(format!("start: {e}")))?;
     let redirect = config.redirect;
+    let tasks = Tasks::default();
     let shared = Arc::new(Shared {
-        proposer: Proposer::start(raft.clone(), redirect),
-        reads: ReadBarrier::start(raft.clone(), redirect),
+        proposer: Proposer::start(raft.clone(), redirect, &tasks),
+        reads: ReadBarrier::start(raft.clone(), redirect, &tasks),
         cluster: Cluster::new(raft.clone(), network, redirect, snapshot_failures),
         raft: raft.clone(),
         config,
@@ -301,14 +293,16 @@ pub(crate) async fn start<M: Commands>(
         extensions,
         monitors: Monitors::default(),
         my_addr: my_addr.clone(),
-        stop: watch::channel(false).0,
+        tasks,
     });
     if let Some(hook) = &shared.extensions.hooks.role {
-        crate::hooks::watch_role(raft.clone(), hook.clone());
+        crate::hooks::watch_role(raft.clone(), hook.clone(), &shared.tasks);
     }
     // Serve peers and clients before joining: the leader replicates to a
     // joining node before it answers the join.
-    shared.spawn_until_stopped(crate::server::run(listener, shared.clone()));
+    shared
+        .tasks
+        .spawn(crate::server::run(listener, shared.clone()));
 
     // A node that fails to start must not keep its port or its log open:
     // the program may try again with the same config.
@@ -316,10 +310,21 @@ pub(crate) async fn start<M: Commands>(
         shared.stop().await;
         return Err(e);
     }
-    raft::ticker::start(raft.clone(), shared.proposer.clone(), shared.config.tick);
-    raft::snapshot_policy::start(raft.clone(), unsnapshotted, shared.config.snapshot_logs);
+    let tasks = &shared.tasks;
+    raft::ticker::start(
+        raft.clone(),
+        shared.proposer.clone(),
+        shared.config.tick,
+        tasks,
+    );
+    raft::snapshot_policy::start(
+        raft.clone(),
+        unsnapshotted,
+        shared.config.snapshot_logs,
+        tasks,
+    );
     tracing::info!("logs loaded: ready for commands");
-    tokio::spawn(leave_when_removed(raft));
+    tasks.spawn(leave_when_removed(raft, tasks.clone()));
     Ok(shared)
 }
 
@@ -407,7 +412,7 @@ async fn wait_until_loaded(raft: &Raft) -> Result<(), String> {
 
 /// Stops Raft on this node once a committed membership no longer holds it,
 /// so that a removed node neither votes nor campaigns.
-async fn leave_when_removed(raft: Raft) {
+async fn leave_when_removed(raft: Raft, tasks: Tasks) {
     let mut metrics = raft.metrics();
     loop {
         let removed = {
@@ -416,7 +421,7 @@ async fn leave_when_removed(raft: Raft) {
             m.membership_config.log_id().is_some() && membership.get_node(&m.id).is_none()
         };
         if removed {
-            raft::stop_removed(&raft);
+            raft::stop_removed(&raft, &tasks);
             return;
         }
         if metrics.changed().await.is_err() {

@@ -39,7 +39,7 @@ pub async fn run<M: Commands>(listener: TcpListener, shared: Arc<Shared<M>>) {
         };
         let _ = stream.set_nodelay(true);
         let serving = shared.clone();
-        shared.spawn_until_stopped(async move {
+        shared.tasks.spawn(async move {
             serve_connection(&serving, stream, addr).await;
             drop(permit);
         });
@@ -116,7 +116,7 @@ async fn serve_protocol<M: Commands>(
             check_handshake(&mut stream, shared.config.auth.as_deref().unwrap_or("")).await
         };
         match tokio::time::timeout(deadline, handshake).await {
-            Ok(Ok(true)) => serve_peer(&shared.raft, &mut stream).await,
+            Ok(Ok(true)) => serve_peer(&shared.raft, &shared.tasks, &mut stream).await,
             _ => tracing::warn!("refused a peer connection from {addr}: bad handshake or secret"),
         }
         return;

@@ -10,6 +10,7 @@
 
 use super::{NodeId, Raft, TypeConfig};
 use crate::codec;
+use crate::tasks::Tasks;
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -101,8 +102,13 @@ pub async fn check_handshake<R: AsyncRead + Unpin>(
     Ok(crate::dispatch::same_secret(secret.as_bytes(), &given))
 }
 
-/// Serves a peer's RPCs on a connection whose handshake passed.
-pub async fn serve_peer<S: AsyncRead + AsyncWrite + Unpin>(raft: &Raft, stream: &mut S) {
+/// Serves a peer's RPCs on a connection whose handshake passed; `tasks`
+/// are the node's.
+pub async fn serve_peer<S: AsyncRead + AsyncWrite + Unpin>(
+    raft: &Raft,
+    tasks: &Tasks,
+    stream: &mut S,
+) {
     loop {
         let request: PeerRequest = match read_frame(stream).await {
             Ok(request) => request,
@@ -117,7 +123,7 @@ pub async fn serve_peer<S: AsyncRead + AsyncWrite + Unpin>(raft: &Raft, stream: 
                 PeerResponse::InstallSnapshot(raft.install_snapshot(rpc).await)
             }
             PeerRequest::Removed => {
-                stop_removed(raft);
+                stop_removed(raft, tasks);
                 PeerResponse::Removed
             }
         };
@@ -129,10 +135,10 @@ pub async fn serve_peer<S: AsyncRead + AsyncWrite + Unpin>(raft: &Raft, stream: 
 
 /// Stops Raft on a node that is no longer a member, so that it neither
 /// votes nor campaigns; the process stays up and answers `CLUSTERDOWN`.
-pub fn stop_removed(raft: &Raft) {
+pub fn stop_removed(raft: &Raft, tasks: &Tasks) {
     tracing::warn!("this node was removed from the cluster; raft stopped");
     let raft = raft.clone();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let _ = raft.shutdown().await;
     });
 }

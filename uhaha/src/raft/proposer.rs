@@ -10,6 +10,7 @@
 
 use super::{Command, NodeId, Raft, Redirect, TypeConfig};
 use crate::command::Reply;
+use crate::tasks::Tasks;
 use openraft::error::{Fatal, RaftError};
 use openraft::raft::responder::Responder;
 use openraft::RaftTypeConfig;
@@ -84,10 +85,10 @@ pub struct Proposer {
 }
 
 impl Proposer {
-    /// Starts the proposer task for `raft`.
-    pub fn start(raft: Raft, redirect: Redirect) -> Proposer {
+    /// Starts the proposer task for `raft`, one of the node's `tasks`.
+    pub fn start(raft: Raft, redirect: Redirect, tasks: &Tasks) -> Proposer {
         let (tx, rx) = mpsc::channel(MAX_BATCH_COMMANDS * 4);
-        tokio::spawn(run(raft, redirect, rx));
+        tasks.spawn(run(raft, redirect, rx, tasks.clone()));
         Proposer { tx }
     }
 
@@ -120,7 +121,7 @@ const MAX_IN_FLIGHT: usize = 4;
 /// arrived during that fsync. Under load the leader fsyncs back to back,
 /// each fsync covering everything that waited for it (group commit); when
 /// idle, a write goes out at once.
-async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::Receiver<Proposal>) {
+async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::Receiver<Proposal>, tasks: Tasks) {
     let mut stamps = Stamps::new();
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
@@ -135,7 +136,7 @@ async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::Receiver<Proposal>) {
         // the commit is not, so it happens in its own task.
         let submitted = raft.client_write_ff(batch).await;
         let taken = submitted.is_ok();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let replies = committed(submitted, redirect).await;
             drop(slot);
             deliver(replies, waiting);

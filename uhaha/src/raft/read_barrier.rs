@@ -8,6 +8,7 @@
 
 use super::{Raft, Redirect};
 use crate::command::Reply;
+use crate::tasks::Tasks;
 use tokio::sync::{mpsc, oneshot};
 
 type Waiter = oneshot::Sender<Result<(), Reply>>;
@@ -19,10 +20,10 @@ pub struct ReadBarrier {
 }
 
 impl ReadBarrier {
-    /// Starts the barrier task for `raft`.
-    pub fn start(raft: Raft, redirect: Redirect) -> ReadBarrier {
+    /// Starts the barrier task for `raft`, one of the node's `tasks`.
+    pub fn start(raft: Raft, redirect: Redirect, tasks: &Tasks) -> ReadBarrier {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(raft, redirect, rx));
+        tasks.spawn(run(raft, redirect, rx));
         ReadBarrier { tx }
     }
 

@@ -9,6 +9,7 @@
 //! accumulated; openraft's entry count still applies as well.
 
 use super::Raft;
+use crate::tasks::Tasks;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +19,8 @@ const CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// Starts the snapshot trigger of node `raft`, whose state machine counts
 /// the commands it applies in `unsnapshotted`.
-pub fn start(raft: Raft, unsnapshotted: Arc<AtomicU64>, every: u64) {
-    tokio::spawn(async move {
+pub fn start(raft: Raft, unsnapshotted: Arc<AtomicU64>, every: u64, tasks: &Tasks) {
+    tasks.spawn(async move {
         let mut interval = tokio::time::interval(CHECK_EVERY);
         loop {
             interval.tick().await;

@@ -4,12 +4,13 @@
 //! writes, so they cost nothing under load.
 
 use super::{Proposer, Raft, TICK};
+use crate::tasks::Tasks;
 use bytes::Bytes;
 use std::time::Duration;
 
-/// Starts the ticker of node `raft`.
-pub fn start(raft: Raft, proposer: Proposer, every: Duration) {
-    tokio::spawn(async move {
+/// Starts the ticker of node `raft`, one of the node's `tasks`.
+pub fn start(raft: Raft, proposer: Proposer, every: Duration, tasks: &Tasks) {
+    tasks.spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
