@@ -42,32 +42,16 @@
 //! return values become replies through [`IntoReply`]; doc comments become
 //! `HELP` and `COMMAND DOCS` text.
 
-mod cli;
 mod client;
-mod clients;
-mod cluster;
 mod codec;
 pub mod command;
-mod conn;
-mod connection;
-mod dispatch;
 pub mod duration;
-mod embed;
 mod error;
 pub mod glob;
-mod hooks;
-mod info;
-mod intermediates;
-mod join;
 mod machine;
-mod monitor;
 mod node;
 mod raft;
-mod resp;
 mod server;
-mod service;
-mod session;
-mod snapshot;
 mod tasks;
 mod tls;
 
@@ -77,16 +61,16 @@ pub use command::{
     ArgError, ErrorCode, FromArg, FromReply, FromReplyError, Intermediate, IntoIntermediate,
     IntoReply, Reply, ToArg,
 };
-pub use conn::{Conn, ConnData};
-pub use embed::{Node, NodeBuilder};
 pub use error::{ConfigError, StartError};
-pub use hooks::Role;
 pub use machine::{Ctx, Machine, Rand, Snapshot};
-pub use node::Config;
+pub use node::handle::{Node, NodeBuilder};
+pub use node::start::Config;
 pub use raft::Redirect;
 pub use rand_core::RngCore;
-pub use resp::Limits;
-pub use service::{Service, ServiceConn, Sniff};
+pub use server::conn::{Conn, ConnData};
+pub use server::hooks::Role;
+pub use server::resp::Limits;
+pub use server::service::{Service, ServiceConn, Sniff};
 pub use tls::Stream;
 pub use uhaha_macros::machine;
 
@@ -103,9 +87,9 @@ pub mod __private {
         assert_not_builtin, ArgError, Args, Arity, Call, CommandSpec, Commands, FromArg, FromReply,
         IntoIntermediate, IntoReply, Kind, LocalFuture, Param, Reply, ToArg,
     };
-    pub use crate::conn::Conn;
-    pub use crate::embed::serve;
     pub use crate::machine::{load_with_serde, save_with_serde, Ctx, Machine, Snapshot};
+    pub use crate::node::handle::serve;
+    pub use crate::server::conn::Conn;
     pub use core::result::Result;
     pub use serde;
     pub use std::boxed::Box;

@@ -539,7 +539,7 @@ fn poll_once<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> Option<F:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resp::RequestParser;
+    use crate::server::resp::RequestParser;
 
     /// A node that answers `HELLO` and `RAFT SERVER LIST`, and `GET key`
     /// with `:1` for `a` (slowly) and `:2` for anything else, in order.

@@ -25,8 +25,8 @@ pub use spec::{summary_of, Arity, CommandSpec, Kind, Param};
 pub use table::{CommandTable, Route};
 pub use to_arg::ToArg;
 
-use crate::conn::Conn;
 use crate::machine::{Ctx, Machine};
+use crate::server::conn::Conn;
 
 /// The impl half of `#[uhaha::machine]`: the user's commands and how to run
 /// them. Generated; not meant to be implemented by hand.

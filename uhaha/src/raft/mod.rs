@@ -15,6 +15,7 @@ mod network;
 mod peer;
 mod proposer;
 mod read_barrier;
+pub mod snapshot_file;
 pub mod snapshot_policy;
 mod state_machine;
 pub mod ticker;

@@ -4,7 +4,7 @@
 use super::{Command, Entry, LogId, Node, NodeId, StorageResult, TypeConfig};
 use crate::command::{Args, Builtin, CommandTable, Commands, Reply, Route};
 use crate::machine::{command_reply, contain, Clock, Ctx};
-use crate::snapshot::{self, Header, SnapshotDir};
+use crate::raft::snapshot_file::{self, Header, SnapshotDir};
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{
     EntryPayload, ErrorSubject, ErrorVerb, RaftSnapshotBuilder, StorageError, StorageIOError,
@@ -80,7 +80,7 @@ impl<M: Commands> Applied<M> {
 
     /// A state read from a snapshot file's bytes.
     fn from_snapshot(bytes: &[u8]) -> Result<(Applied<M>, SnapshotMeta<NodeId, Node>), String> {
-        let (header, payload) = snapshot::decode(bytes)?;
+        let (header, payload) = snapshot_file::decode(bytes)?;
         let machine = contain(|| M::load(payload))
             .map_err(|e| e.to_string())
             .and_then(|loaded| loaded)
@@ -189,7 +189,7 @@ impl<M: Commands> StateMachineStore<M> {
             let meta = SnapshotMeta {
                 last_log_id: state.last_applied,
                 last_membership: state.membership.clone(),
-                snapshot_id: snapshot::new_id(term, index, &state.clock),
+                snapshot_id: snapshot_file::new_id(term, index, &state.clock),
             };
             let header = Header {
                 clock: state.clock.clone(),
@@ -198,7 +198,7 @@ impl<M: Commands> StateMachineStore<M> {
             let saved = contain(|| state.machine.save()).map_err(|e| e.to_string())??;
             (header, saved)
         };
-        let bytes = snapshot::encode(&header, &payload)?;
+        let bytes = snapshot_file::encode(&header, &payload)?;
         self.snapshots.write(&header.meta.snapshot_id, &bytes)?;
         tracing::info!(
             "snapshot {} saved ({} bytes)",
@@ -321,7 +321,7 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
             return Ok(None);
         };
         let (header, _) =
-            snapshot::decode(&bytes).map_err(|e| snapshot_error(ErrorVerb::Read, e))?;
+            snapshot_file::decode(&bytes).map_err(|e| snapshot_error(ErrorVerb::Read, e))?;
         Ok(Some(Snapshot {
             meta: header.meta,
             snapshot: Box::new(Cursor::new(bytes)),

@@ -5,8 +5,8 @@
 use super::*;
 use crate::command::{ArgError, Args, CommandTable, Commands, Reply};
 use crate::machine::{Ctx, Machine};
+use crate::raft::snapshot_file::SnapshotDir;
 use crate::raft::{Batch, StateMachineStore};
-use crate::snapshot::SnapshotDir;
 use openraft::testing::{log_id, StoreBuilder, Suite};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

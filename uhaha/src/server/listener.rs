@@ -4,12 +4,12 @@
 //! registered [`Service`](crate::Service), or else a Redis client.
 
 use crate::command::{Commands, Reply};
-use crate::conn::Conn;
-use crate::connection::serve_client;
-use crate::node::Shared;
+use crate::node::start::Shared;
 use crate::raft::{check_handshake, serve_peer, MAGIC};
-use crate::service::{ServiceConn, Sniff, MAX_SNIFF};
-use crate::session::Session;
+use crate::server::conn::Conn;
+use crate::server::connection::serve_client;
+use crate::server::service::{ServiceConn, Sniff, MAX_SNIFF};
+use crate::server::session::Session;
 use crate::tls::{self, Stream, Tls};
 use bytes::BytesMut;
 use std::net::SocketAddr;

@@ -14,11 +14,11 @@
 //! them anyway. Pipelined intermediates therefore keep their throughput.
 
 use crate::command::{ArgError, Args, Commands, Intermediate, LocalFuture, Reply};
-use crate::connection::ReplyQueue;
-use crate::dispatch::Flow;
 use crate::machine::{contain, contain_future, Panicked};
-use crate::node::Shared;
-use crate::session::Session;
+use crate::node::start::Shared;
+use crate::server::connection::ReplyQueue;
+use crate::server::dispatch::Flow;
+use crate::server::session::Session;
 use bytes::Bytes;
 
 impl<M: Commands> Shared<M> {

@@ -12,9 +12,9 @@
 use crate::command::help::commands_section;
 use crate::command::CommandTable;
 use crate::machine::Machine;
-use crate::node::Config;
+use crate::node::start::Config;
 use crate::raft::Redirect;
-use crate::resp::Limits;
+use crate::server::resp::Limits;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use std::io::IsTerminal;
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 
 use crate::client::{Client, ClientError};
 use crate::command::{ErrorCode, Reply};
-use crate::node::Config;
+use crate::node::start::Config;
 use crate::tls::Tls;
 use std::time::{Duration, Instant};
 

@@ -7,12 +7,12 @@
 //! than made up. The text is a bulk string in RESP2 and a verbatim string
 //! in RESP3, as Redis 7 sends it.
 
-use crate::clients::Clients;
-use crate::cluster::host_port;
 use crate::command::{Commands, Reply};
-use crate::node::Shared;
-use crate::server::MAX_CONNECTIONS;
-use crate::session::REDIS_VERSION;
+use crate::node::start::Shared;
+use crate::server::clients::Clients;
+use crate::server::cluster_commands::host_port;
+use crate::server::listener::MAX_CONNECTIONS;
+use crate::server::session::REDIS_VERSION;
 use bytes::Bytes;
 use std::fmt::{Display, Write as _};
 use std::sync::atomic::Ordering;

@@ -2,7 +2,7 @@
 //! when the node's role in the cluster changes. Registered on the
 //! [`NodeBuilder`](crate::NodeBuilder).
 
-use crate::conn::{Conn, ConnData};
+use crate::server::conn::{Conn, ConnData};
 use crate::tasks::Tasks;
 use std::sync::Arc;
 

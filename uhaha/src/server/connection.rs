@@ -4,10 +4,10 @@
 //! `HELLO`.
 
 use crate::command::{Commands, Protocol, Reply};
-use crate::dispatch::Flow;
-use crate::node::Shared;
-use crate::resp::RequestParser;
-use crate::session::Session;
+use crate::node::start::Shared;
+use crate::server::dispatch::Flow;
+use crate::server::resp::RequestParser;
+use crate::server::session::Session;
 use bytes::BytesMut;
 use std::collections::VecDeque;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

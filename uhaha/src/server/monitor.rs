@@ -7,7 +7,7 @@
 //! `monitor_dropped_lines`), and command processing never waits for it.
 //! Without monitors nothing is formatted.
 
-use crate::conn::Conn;
+use crate::server::conn::Conn;
 use bytes::Bytes;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -4,7 +4,7 @@
 //! service is asked.
 
 use crate::client::{Client, ClientError, LocalDialer};
-use crate::conn::Conn;
+use crate::server::conn::Conn;
 use crate::tls::{Stream, Tls};
 use bytes::BytesMut;
 use std::future::Future;

@@ -5,11 +5,11 @@
 //! These are the commands client libraries send before anything else, and
 //! many refuse to go on when one fails, so they answer as Redis 7 does.
 
-use crate::clients::Registration;
 use crate::command::{Commands, Protocol, Reply};
-use crate::conn::Conn;
-use crate::dispatch::same_secret;
-use crate::node::Shared;
+use crate::node::start::Shared;
+use crate::server::clients::Registration;
+use crate::server::conn::Conn;
+use crate::server::dispatch::same_secret;
 use bytes::Bytes;
 
 /// The Redis version whose protocol and replies the node speaks, reported

@@ -3,18 +3,18 @@
 //! proposer and the read barrier, listens, and reports readiness. The public
 //! face of this is [`crate::NodeBuilder`] and [`crate::Node`].
 
-use crate::clients::Clients;
 use crate::command::{CommandTable, Commands};
 use crate::error::{ConfigError, StartError};
-use crate::hooks::Hooks;
-use crate::monitor::Monitors;
+use crate::raft::snapshot_file::SnapshotDir;
 use crate::raft::{
     self, Applied, Cluster, LogStore, Network, Proposer, Raft, ReadBarrier, Redirect,
     StateMachineStore,
 };
-use crate::resp::Limits;
-use crate::service::{LocalNode, Service};
-use crate::snapshot::SnapshotDir;
+use crate::server::clients::Clients;
+use crate::server::hooks::Hooks;
+use crate::server::monitor::Monitors;
+use crate::server::resp::Limits;
+use crate::server::service::{LocalNode, Service};
 use crate::tasks::Tasks;
 use crate::tls::Tls;
 use std::path::PathBuf;
@@ -203,8 +203,13 @@ impl<M: Commands> Shared<M> {
                     let serving = shared.clone();
                     shared.tasks.spawn(async move {
                         let mut stream = theirs;
-                        crate::server::serve_redis(&serving, &mut stream, Default::default(), None)
-                            .await;
+                        crate::server::listener::serve_redis(
+                            &serving,
+                            &mut stream,
+                            Default::default(),
+                            None,
+                        )
+                        .await;
                     });
                 }
                 Box::new(ours)
@@ -296,13 +301,13 @@ pub(crate) async fn start<M: Commands>(
         tasks,
     });
     if let Some(hook) = &shared.extensions.hooks.role {
-        crate::hooks::watch_role(raft.clone(), hook.clone(), &shared.tasks);
+        crate::server::hooks::watch_role(raft.clone(), hook.clone(), &shared.tasks);
     }
     // Serve peers and clients before joining: the leader replicates to a
     // joining node before it answers the join.
     shared
         .tasks
-        .spawn(crate::server::run(listener, shared.clone()));
+        .spawn(crate::server::listener::run(listener, shared.clone()));
 
     // A node that fails to start must not keep its port or its log open:
     // the program may try again with the same config.
@@ -346,7 +351,7 @@ async fn join_or_bootstrap<M: Commands>(
             tracing::warn!("ignoring join request because server already belongs to a cluster");
         }
     } else if let Some(join) = &config.join {
-        crate::join::join(join, config, shared.tls.as_ref(), my_addr)
+        crate::node::join::join(join, config, shared.tls.as_ref(), my_addr)
             .await
             .map_err(StartError::Join)?;
     } else {
@@ -380,7 +385,7 @@ fn read_restore_file(path: &std::path::Path, dir: &std::path::Path) -> Result<Ve
         path: path.to_path_buf(),
         source,
     })?;
-    crate::snapshot::decode(&bytes)
+    crate::raft::snapshot_file::decode(&bytes)
         .map_err(|e| StartError::Storage(format!("{}: {e}", path.display())))?;
     Ok(bytes)
 }

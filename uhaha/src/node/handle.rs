@@ -2,14 +2,14 @@
 //! with [`NodeBuilder::serve`], or in code) and the program's hooks and
 //! services; [`Node`] is a running node inside a larger program.
 
-use crate::cli::Invocation;
 use crate::client::{Client, ClientError};
 use crate::command::{CommandTable, Commands};
-use crate::conn::{Conn, ConnData};
 use crate::error::StartError;
-use crate::hooks::Role;
-use crate::node::{self, Config, Extensions, Shared};
-use crate::service::Service;
+use crate::node::cli::Invocation;
+use crate::node::start::{self, Config, Extensions, Shared};
+use crate::server::conn::{Conn, ConnData};
+use crate::server::hooks::Role;
+use crate::server::service::Service;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -117,7 +117,7 @@ impl<M: Commands> NodeBuilder<M> {
     /// is applied.
     pub async fn start(self) -> Result<Node<M>, StartError> {
         let config = self.config.unwrap_or_default();
-        let shared = node::start::<M>(config, self.extensions).await?;
+        let shared = start::start::<M>(config, self.extensions).await?;
         Ok(Node { shared })
     }
 
@@ -130,9 +130,9 @@ impl<M: Commands> NodeBuilder<M> {
     /// 1 when the node cannot start (the error is logged).
     pub fn serve(mut self) -> ! {
         let table = CommandTable::new(M::COMMANDS);
-        match crate::cli::parse::<M>(&table) {
+        match crate::node::cli::parse::<M>(&table) {
             Ok(Invocation::Run(config, level)) => {
-                crate::cli::init_logging(&level);
+                crate::node::cli::init_logging(&level);
                 self.config = Some(*config);
             }
             Ok(Invocation::Version) => {

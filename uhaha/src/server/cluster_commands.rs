@@ -4,9 +4,9 @@
 
 use crate::command::{Commands, ErrorCode, Reply};
 use crate::glob;
-use crate::node::Shared;
+use crate::node::start::Shared;
+use crate::raft::snapshot_file::Listed;
 use crate::raft::{MembershipError, NodeId};
-use crate::snapshot::Listed;
 use bytes::Bytes;
 
 /// The lines of `RAFT HELP`.

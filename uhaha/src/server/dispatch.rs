@@ -5,11 +5,11 @@
 
 use crate::command::help::{command_docs, command_info, help_lines};
 use crate::command::{Args, Builtin, Commands, Kind, Reply, Route};
-use crate::connection::ReplyQueue;
 use crate::machine::{command_reply, contain, machine_reply, Ctx};
-use crate::node::Shared;
+use crate::node::start::Shared;
 use crate::raft::Applied;
-use crate::session::{self, noauth, Session};
+use crate::server::connection::ReplyQueue;
+use crate::server::session::{self, noauth, Session};
 use bytes::Bytes;
 
 /// Whether the connection goes on after a command.
@@ -73,7 +73,7 @@ impl<M: Commands> Shared<M> {
     }
 
     /// Handles one command that intermediates put in place of the client's
-    /// `rewrites` times (0 for the client's own); see [`crate::intermediates`].
+    /// `rewrites` times (0 for the client's own); see [`crate::server::intermediates`].
     pub(crate) async fn route(
         &self,
         session: &mut Session,
