@@ -15,9 +15,19 @@ fn three_nodes_form_by_join_and_followers_redirect() {
     let cluster = Cluster::start(TICKET, 3, &[]);
     let leader = cluster.leader();
     assert_eq!(leader, 0, "the bootstrapping node leads a quiet cluster");
-    let list: Vec<Vec<String>> =
-        redis::from_redis_value(cluster.query(2, &["RAFT", "SERVER", "LIST"]).unwrap()).unwrap();
-    assert_eq!(list.len(), 3);
+    // The last joiner's promotion commits on a majority; node 3 sees it
+    // when it is applied there.
+    let list: Vec<Vec<String>> = eventually("node 3 to list three voters", || {
+        let list: Vec<Vec<String>> =
+            redis::from_redis_value(cluster.query(2, &["RAFT", "SERVER", "LIST"]).unwrap())
+                .unwrap();
+        let voters = list
+            .iter()
+            .filter(|row| row.last().is_some_and(|v| v == "true"));
+        (voters.count() == 3)
+            .then_some(list.clone())
+            .ok_or(format!("{list:?}"))
+    });
     for (i, row) in list.iter().enumerate() {
         assert_eq!(
             row[..4],
@@ -203,9 +213,14 @@ fn raft_commands_manage_membership() {
             .unwrap(),
         Value::Int(1)
     );
-    let voter: Vec<String> =
-        redis::from_redis_value(cluster.query(2, &["RAFT", "INFO", "voter"]).unwrap()).unwrap();
-    assert_eq!(voter, ["voter", "false"]);
+    // Committed on a majority, the change reaches node 3 when it does.
+    eventually("node 3 to see itself demoted", || {
+        let voter: Vec<String> =
+            redis::from_redis_value(cluster.query(2, &["RAFT", "INFO", "voter"]).unwrap()).unwrap();
+        (voter == ["voter", "false"])
+            .then_some(())
+            .ok_or(format!("{voter:?}"))
+    });
     assert_eq!(
         cluster
             .query(0, &["RAFT", "SERVER", "PROMOTE", "3"])
@@ -249,9 +264,14 @@ fn nonvoters_join_through_a_follower_and_can_be_promoted() {
             .unwrap(),
         Value::Int(1)
     );
-    let list: Vec<Vec<String>> =
-        redis::from_redis_value(cluster.query(1, &["RAFT", "SERVER", "LIST"]).unwrap()).unwrap();
-    assert_eq!(list[2][7], "true");
+    eventually("node 2 to see node 3 promoted", || {
+        let list: Vec<Vec<String>> =
+            redis::from_redis_value(cluster.query(1, &["RAFT", "SERVER", "LIST"]).unwrap())
+                .unwrap();
+        (list[2][7] == "true")
+            .then_some(())
+            .ok_or(format!("{list:?}"))
+    });
 }
 
 #[test]
@@ -276,9 +296,13 @@ fn a_removed_node_stops_taking_part() {
         2,
         "the two remaining nodes still commit"
     );
-    let state: Vec<String> =
-        redis::from_redis_value(cluster.query(2, &["RAFT", "INFO", "state"]).unwrap()).unwrap();
-    assert_eq!(state, ["state", "Shutdown"]);
+    eventually("the removed node's Raft to stop", || {
+        let state: Vec<String> =
+            redis::from_redis_value(cluster.query(2, &["RAFT", "INFO", "state"]).unwrap()).unwrap();
+        (state == ["state", "Shutdown"])
+            .then_some(())
+            .ok_or(format!("{state:?}"))
+    });
     assert!(error_text(cluster.query(2, &["TICKET"])).starts_with("CLUSTERDOWN"));
     // An observation window, not synchronisation: longer than two election
     // timeouts (1 s at most each), within which a removed node that still

@@ -51,6 +51,7 @@ pub mod glob;
 mod machine;
 mod node;
 mod raft;
+mod secret;
 mod server;
 mod tasks;
 mod tls;
@@ -63,8 +64,8 @@ pub use command::{
 };
 pub use error::{ConfigError, StartError};
 pub use machine::{Ctx, Machine, Rand, Snapshot};
+pub use node::config::Config;
 pub use node::handle::{Node, NodeBuilder};
-pub use node::start::Config;
 pub use raft::Redirect;
 pub use rand_core::RngCore;
 pub use server::conn::{Conn, ConnData};

@@ -9,10 +9,10 @@
 //! Nothing here exits the process: [`parse`] returns what the command line
 //! asks for, or clap's error, and `serve()` decides.
 
+use super::config::Config;
 use crate::command::help::commands_section;
 use crate::command::CommandTable;
 use crate::machine::Machine;
-use crate::node::start::Config;
 use crate::raft::Redirect;
 use crate::server::resp::Limits;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};

@@ -2,14 +2,16 @@
 //! with [`NodeBuilder::serve`], or in code) and the program's hooks and
 //! services; [`Node`] is a running node inside a larger program.
 
+use super::config::Config;
+use super::start;
 use crate::client::{Client, ClientError};
 use crate::command::{CommandTable, Commands};
 use crate::error::StartError;
 use crate::node::cli::Invocation;
-use crate::node::start::{self, Config, Extensions, Shared};
 use crate::server::conn::{Conn, ConnData};
 use crate::server::hooks::Role;
 use crate::server::service::Service;
+use crate::server::{Extensions, Server};
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -117,8 +119,9 @@ impl<M: Commands> NodeBuilder<M> {
     /// is applied.
     pub async fn start(self) -> Result<Node<M>, StartError> {
         let config = self.config.unwrap_or_default();
+        let id = config.id;
         let shared = start::start::<M>(config, self.extensions).await?;
-        Ok(Node { shared })
+        Ok(Node { shared, id })
     }
 
     /// Runs the node with uhaha's command line (which replaces any
@@ -179,7 +182,8 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// A running node of machine `M`.
 pub struct Node<M: Commands> {
-    shared: Arc<Shared<M>>,
+    shared: Arc<Server<M>>,
+    id: u64,
 }
 
 impl<M: Commands> Node<M> {
@@ -195,7 +199,7 @@ impl<M: Commands> Node<M> {
 
     /// The node's id in its cluster.
     pub fn id(&self) -> u64 {
-        self.shared.config.id
+        self.id
     }
 
     /// A client of this node that needs no socket: its commands go through
@@ -203,7 +207,7 @@ impl<M: Commands> Node<M> {
     /// own secret. On a follower, writes are sent on to the leader (over
     /// the network), as [`Client`] does.
     pub async fn client(&self) -> Result<Client, ClientError> {
-        let auth = self.shared.config.auth.as_deref();
+        let auth = self.shared.settings.auth.as_deref();
         self.shared.local_node().client(auth).await
     }
 

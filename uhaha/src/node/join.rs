@@ -2,9 +2,9 @@
 //! redirects to the leader, retrying while the cluster is unreachable or
 //! electing.
 
+use super::config::Config;
 use crate::client::{Client, ClientError};
 use crate::command::{ErrorCode, Reply};
-use crate::node::start::Config;
 use crate::tls::Tls;
 use std::time::{Duration, Instant};
 

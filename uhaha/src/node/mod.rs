@@ -2,6 +2,7 @@
 //! starting (bootstrap or join), the command line, and shutdown.
 
 pub mod cli;
+pub mod config;
 pub mod handle;
 pub mod join;
 pub mod start;

@@ -99,10 +99,7 @@ pub async fn check_handshake<R: AsyncRead + Unpin>(
     }
     let mut given = vec![0u8; len];
     r.read_exact(&mut given).await?;
-    Ok(crate::server::dispatch::same_secret(
-        secret.as_bytes(),
-        &given,
-    ))
+    Ok(crate::secret::same_secret(secret.as_bytes(), &given))
 }
 
 /// Serves a peer's RPCs on a connection whose handshake passed; `tasks`

@@ -2,9 +2,9 @@
 //! `CLUSTER ...` (a Redis Cluster emulation with one shard whose master is
 //! the leader, so that cluster-aware clients follow `MOVED` redirects).
 
+use super::Server;
 use crate::command::{Commands, ErrorCode, Reply};
 use crate::glob;
-use crate::node::start::Shared;
 use crate::raft::snapshot_file::Listed;
 use crate::raft::{MembershipError, NodeId};
 use bytes::Bytes;
@@ -98,7 +98,7 @@ pub fn host_port(addr: &str) -> (&str, i64) {
     }
 }
 
-impl<M: Commands> Shared<M> {
+impl<M: Commands> Server<M> {
     /// `RAFT ...`.
     pub async fn raft_command(&self, cmd: &[Bytes]) -> Reply {
         if cmd.len() < 2 {

@@ -3,8 +3,8 @@
 //! batch of pipelined commands, in the protocol the client chose with
 //! `HELLO`.
 
+use super::Server;
 use crate::command::{Commands, Protocol, Reply};
-use crate::node::start::Shared;
 use crate::server::dispatch::Flow;
 use crate::server::resp::RequestParser;
 use crate::server::session::Session;
@@ -137,7 +137,7 @@ impl ReplyQueue {
 
 /// Serves one client until it leaves, sends `QUIT`, or breaks the protocol.
 pub async fn serve_client<M, S>(
-    shared: &Shared<M>,
+    shared: &Server<M>,
     stream: &mut S,
     mut buf: BytesMut,
     mut session: Session,
@@ -145,7 +145,7 @@ pub async fn serve_client<M, S>(
     M: Commands,
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut parser = RequestParser::new(shared.config.limits);
+    let mut parser = RequestParser::new(shared.settings.limits);
     let mut queue = ReplyQueue::new();
     let mut read = buf.len();
     loop {
@@ -191,7 +191,7 @@ pub async fn serve_client<M, S>(
 /// leaves or sends `QUIT`. Lines that waited are written together, and a
 /// feed that fell behind is counted, never waited for.
 async fn stream_monitor<M, S>(
-    shared: &Shared<M>,
+    shared: &Server<M>,
     stream: &mut S,
     mut buf: BytesMut,
     parser: &mut RequestParser,

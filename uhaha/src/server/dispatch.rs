@@ -3,10 +3,10 @@
 //! reaches the log, then writes go to the proposer and reads run against the
 //! applied state after the read barrier.
 
+use super::Server;
 use crate::command::help::{command_docs, command_info, help_lines};
 use crate::command::{Args, Builtin, Commands, Kind, Reply, Route};
 use crate::machine::{command_reply, contain, machine_reply, Ctx};
-use crate::node::start::Shared;
 use crate::raft::Applied;
 use crate::server::connection::ReplyQueue;
 use crate::server::session::{self, noauth, Session};
@@ -52,16 +52,7 @@ fn unknown_command(cmd: &[Bytes]) -> Reply {
     Reply::Error(text)
 }
 
-/// Compares secrets in time independent of where they differ.
-pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() != b.len()) as u8;
-    for (i, x) in a.iter().enumerate() {
-        diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);
-    }
-    diff == 0
-}
-
-impl<M: Commands> Shared<M> {
+impl<M: Commands> Server<M> {
     /// Handles one command, queueing its reply.
     pub async fn dispatch(
         &self,
@@ -147,7 +138,7 @@ impl<M: Commands> Shared<M> {
     /// linearizable.
     async fn read(&self, queue: &mut ReplyQueue, run: impl FnOnce(&Applied<M>) -> Reply) -> Reply {
         queue.settle().await;
-        if !self.config.openreads && !queue.barrier_passed() {
+        if !self.settings.openreads && !queue.barrier_passed() {
             if let Err(redirect) = self.reads.wait().await {
                 return redirect;
             }
@@ -277,15 +268,6 @@ impl<M: Commands> Shared<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(same_secret(b"secret", b"secret"));
-        assert!(!same_secret(b"secret", b"secreT"));
-        assert!(!same_secret(b"secret", b"secret2"));
-        assert!(!same_secret(b"", b"x"));
-        assert!(same_secret(b"", b""));
-    }
 
     #[test]
     fn errors_read_like_redis() {

@@ -7,8 +7,8 @@
 //! than made up. The text is a bulk string in RESP2 and a verbatim string
 //! in RESP3, as Redis 7 sends it.
 
+use super::Server;
 use crate::command::{Commands, Reply};
-use crate::node::start::Shared;
 use crate::server::clients::Clients;
 use crate::server::cluster_commands::host_port;
 use crate::server::listener::MAX_CONNECTIONS;
@@ -127,7 +127,7 @@ struct Figures<'a> {
     raft: Vec<(&'static str, String)>,
 }
 
-impl<M: Commands> Shared<M> {
+impl<M: Commands> Server<M> {
     /// `INFO [section ...]`.
     pub fn info(&self, clients: &Clients, args: &[Bytes]) -> Reply {
         let status = self.cluster.status();
@@ -257,7 +257,7 @@ impl<M: Commands> Shared<M> {
         field(
             out,
             "log_fsync",
-            if self.config.nosync {
+            if self.settings.nosync {
                 "everysec"
             } else {
                 "always"

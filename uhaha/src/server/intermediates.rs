@@ -13,15 +13,15 @@
 //! nothing for them to change, and a command it returns is queued behind
 //! them anyway. Pipelined intermediates therefore keep their throughput.
 
+use super::Server;
 use crate::command::{ArgError, Args, Commands, Intermediate, LocalFuture, Reply};
 use crate::machine::{contain, contain_future, Panicked};
-use crate::node::start::Shared;
 use crate::server::connection::ReplyQueue;
 use crate::server::dispatch::Flow;
 use crate::server::session::Session;
 use bytes::Bytes;
 
-impl<M: Commands> Shared<M> {
+impl<M: Commands> Server<M> {
     /// Runs `#[intermediate]` command `index`; `rewrites` counts the
     /// commands that intermediates already put in place of the client's.
     pub(crate) async fn intermediate(

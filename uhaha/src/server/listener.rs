@@ -3,8 +3,8 @@
 //! A connection is told apart by its first bytes: TLS, a Raft peer, a
 //! registered [`Service`](crate::Service), or else a Redis client.
 
+use super::Server;
 use crate::command::{Commands, Reply};
-use crate::node::start::Shared;
 use crate::raft::{check_handshake, serve_peer, MAGIC};
 use crate::server::conn::Conn;
 use crate::server::connection::serve_client;
@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 pub const MAX_CONNECTIONS: usize = 10_000;
 
 /// Accepts connections until the node stops.
-pub async fn run<M: Commands>(listener: TcpListener, shared: Arc<Shared<M>>) {
+pub async fn run<M: Commands>(listener: TcpListener, shared: Arc<Server<M>>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let permit = slots.clone().acquire_owned().await.expect("never closed");
@@ -52,11 +52,11 @@ pub async fn run<M: Commands>(listener: TcpListener, shared: Arc<Shared<M>>) {
 /// must happen within the handshake deadline, so a silent or stalled
 /// connection is closed; a peer must also prove the cluster's secret.
 async fn serve_connection<M: Commands>(
-    shared: &Arc<Shared<M>>,
+    shared: &Arc<Server<M>>,
     mut stream: TcpStream,
     addr: SocketAddr,
 ) {
-    let deadline = shared.config.handshake_timeout;
+    let deadline = shared.settings.handshake_timeout;
     let mut first = [0u8; 1];
     let peeked = tokio::time::timeout(deadline, stream.peek(&mut first)).await;
     let Ok(Ok(1)) = peeked else {
@@ -88,12 +88,12 @@ async fn serve_connection<M: Commands>(
 /// bytes and serves the connection. Under TLS, a peer must have presented a
 /// certificate (`certified`).
 async fn serve_protocol<M: Commands>(
-    shared: &Arc<Shared<M>>,
+    shared: &Arc<Server<M>>,
     mut stream: Box<dyn Stream>,
     addr: SocketAddr,
     certified: bool,
 ) {
-    let deadline = shared.config.handshake_timeout;
+    let deadline = shared.settings.handshake_timeout;
     let mut first = [0u8; 1];
     match tokio::time::timeout(deadline, stream.read_exact(&mut first)).await {
         Ok(Ok(_)) => {}
@@ -113,7 +113,7 @@ async fn serve_protocol<M: Commands>(
             if magic != MAGIC[1..] {
                 return Ok(false);
             }
-            check_handshake(&mut stream, shared.config.auth.as_deref().unwrap_or("")).await
+            check_handshake(&mut stream, shared.settings.auth.as_deref().unwrap_or("")).await
         };
         match tokio::time::timeout(deadline, handshake).await {
             Ok(Ok(true)) => serve_peer(&shared.raft, &shared.tasks, &mut stream).await,
@@ -150,14 +150,14 @@ async fn serve_protocol<M: Commands>(
     serve_redis(shared, &mut stream, received, Some(addr)).await;
 }
 
-fn next_id<M>(shared: &Shared<M>) -> u64 {
+fn next_id<M>(shared: &Server<M>) -> u64 {
     shared.next_client_id.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Reads until one service claims the connection (`Some`) or none does
 /// (`None`), up to [`MAX_SNIFF`] bytes.
 async fn sniff<M: Commands>(
-    shared: &Shared<M>,
+    shared: &Server<M>,
     stream: &mut Box<dyn Stream>,
     received: &mut BytesMut,
 ) -> std::io::Result<Option<Arc<dyn crate::Service>>> {
@@ -186,7 +186,7 @@ async fn sniff<M: Commands>(
 /// hooks do not see: they are for the node's clients, and a service's own
 /// local connections would otherwise meet them twice.
 pub async fn serve_redis<M: Commands, S: AsyncRead + AsyncWrite + Unpin>(
-    shared: &Shared<M>,
+    shared: &Server<M>,
     stream: &mut S,
     received: BytesMut,
     addr: Option<SocketAddr>,
@@ -195,7 +195,7 @@ pub async fn serve_redis<M: Commands, S: AsyncRead + AsyncWrite + Unpin>(
     let hooks = addr.map(|_| &shared.extensions.hooks);
     let addr = addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let client = shared.clients.register(id, addr, shared.clients.local);
-    let mut session = Session::new(client, shared.config.auth.is_none());
+    let mut session = Session::new(client, shared.settings.auth.is_none());
     if let Some(Err(refused)) = hooks.map(|h| h.connected(&mut session.conn)) {
         tracing::debug!("client {id} from {addr} refused: {refused}");
         let mut out = BytesMut::new();

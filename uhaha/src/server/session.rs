@@ -5,11 +5,11 @@
 //! These are the commands client libraries send before anything else, and
 //! many refuse to go on when one fails, so they answer as Redis 7 does.
 
+use super::Server;
 use crate::command::{Commands, Protocol, Reply};
-use crate::node::start::Shared;
+use crate::secret::same_secret;
 use crate::server::clients::Registration;
 use crate::server::conn::Conn;
-use crate::server::dispatch::same_secret;
 use bytes::Bytes;
 
 /// The Redis version whose protocol and replies the node speaks, reported
@@ -126,7 +126,7 @@ pub fn noauth() -> Reply {
     Reply::Error("NOAUTH Authentication required.".into())
 }
 
-impl<M: Commands> Shared<M> {
+impl<M: Commands> Server<M> {
     /// Checks a password as `AUTH` and `HELLO ... AUTH` do. Any username
     /// is accepted: uhaha has one user. Without `--auth`, the one-argument
     /// form is an error (as in Redis, where the default user has no
@@ -137,7 +137,7 @@ impl<M: Commands> Shared<M> {
         username: Option<&Bytes>,
         password: &[u8],
     ) -> Result<(), Reply> {
-        match (&self.config.auth, username) {
+        match (&self.settings.auth, username) {
             (None, None) => Err(Reply::Error(
                 "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into(),
             )),
@@ -218,7 +218,7 @@ impl<M: Commands> Shared<M> {
     pub fn reset(&self, session: &mut Session) -> Reply {
         session.set_protocol(Protocol::Resp2);
         session.client.set_name(None);
-        session.authed = self.config.auth.is_none();
+        session.authed = self.settings.auth.is_none();
         Reply::Status("RESET".into())
     }
 }
