@@ -250,7 +250,7 @@ fn commands_trait_impl(self_ty: &syn::Type, parts: CommandsImpl) -> TokenStream 
                 index: ::core::primitive::usize,
                 conn: &'c ::uhaha::__private::Conn,
                 args: ::uhaha::__private::Args<'_>,
-            ) -> ::uhaha::__private::Result<::uhaha::__private::LocalFuture<'c>, ::uhaha::__private::ArgError> {
+            ) -> ::uhaha::__private::Result<::uhaha::__private::IntermediateFuture<'c>, ::uhaha::__private::ArgError> {
                 let _ = conn;
                 #body
             }
@@ -331,7 +331,7 @@ fn catch_all_fn(catch_all: &MarkedMethod) -> TokenStream {
         fn catch_all<'c>(
             conn: &'c ::uhaha::__private::Conn,
             args: ::uhaha::__private::Args<'_>,
-        ) -> ::uhaha::__private::Result<::uhaha::__private::LocalFuture<'c>, ::uhaha::__private::ArgError> {
+        ) -> ::uhaha::__private::Result<::uhaha::__private::IntermediateFuture<'c>, ::uhaha::__private::ArgError> {
             let _ = conn;
             #run
         }

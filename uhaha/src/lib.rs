@@ -44,7 +44,7 @@
 
 mod client;
 mod codec;
-pub mod command;
+mod command;
 pub mod duration;
 mod error;
 pub mod glob;
@@ -59,8 +59,8 @@ mod tls;
 pub use bytes::Bytes;
 pub use client::{Client, ClientBuilder, ClientError, ReplyError};
 pub use command::{
-    ArgError, ErrorCode, FromArg, FromReply, FromReplyError, Intermediate, IntoIntermediate,
-    IntoReply, Reply, ToArg,
+    command_names, ArgError, ArrayElement, ErrorCode, FromArg, FromReply, FromReplyError,
+    Intermediate, IntoIntermediate, IntoReply, Reply, ToArg,
 };
 pub use error::{ConfigError, StartError};
 pub use machine::{Ctx, Machine, Rand, Snapshot};
@@ -86,7 +86,7 @@ pub mod __private {
     pub use crate::client::{Client, ClientError};
     pub use crate::command::{
         assert_not_builtin, ArgError, Args, Arity, Call, CommandSpec, Commands, FromArg, FromReply,
-        IntoIntermediate, IntoReply, Kind, LocalFuture, Param, Reply, ToArg,
+        IntermediateFuture, IntoIntermediate, IntoReply, Kind, Param, Reply, ToArg,
     };
     pub use crate::machine::{load_with_serde, save_with_serde, Ctx, Machine, Snapshot};
     pub use crate::node::handle::serve;

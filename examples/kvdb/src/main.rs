@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
-use uhaha::command::{Commands, BUILTIN_NAMES};
 use uhaha::prelude::*;
 
 /// One key's value and times, in Unix nanoseconds of machine time.
@@ -151,11 +150,7 @@ impl Kvdb {
     #[catch_all]
     fn unknown(cmd: Vec<Bytes>) -> Reply {
         let name = String::from_utf8_lossy(&cmd[0]).into_owned();
-        let known = Self::COMMANDS
-            .iter()
-            .map(|spec| spec.name)
-            .chain(BUILTIN_NAMES.iter().copied());
-        let hint = closest(&name, known)
+        let hint = closest(&name, uhaha::command_names::<Self>())
             .map(|known| format!(" (did you mean '{}'?)", known.to_ascii_lowercase()))
             .unwrap_or_default();
         let args: String = cmd[1..]

@@ -8,6 +8,8 @@
 //! `Authorization: Bearer <secret>` (or basic auth's password: `curl -u
 //! :secret`). Each request gets one response and the connection closes.
 
+use base64::prelude::{Engine, BASE64_STANDARD};
+use serde_json::{json, Number, Value};
 use std::future::Future;
 use std::pin::Pin;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -105,7 +107,7 @@ async fn respond(conn: &ServiceConn, head: &str) -> (u16, String) {
             (401, error_json(&e))
         }
         Ok(Reply::Error(e)) => (400, error_json(&e)),
-        Ok(reply) => (200, format!("{{\"result\":{}}}", json(&reply))),
+        Ok(reply) => (200, json!({ "result": json(&reply) }).to_string()),
         Err(e) => (503, error_json(&e.to_string())),
     }
 }
@@ -122,27 +124,12 @@ fn bearer_secret(header: &str) -> Option<String> {
         return Some(credentials.trim().to_string());
     }
     if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = base64_decode(credentials.trim())?;
+        let decoded = BASE64_STANDARD.decode(credentials.trim()).ok()?;
+        let decoded = String::from_utf8(decoded).ok()?;
         let (_, password) = decoded.split_once(':')?;
         return Some(password.to_string());
     }
     None
-}
-
-fn base64_decode(text: &str) -> Option<String> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::new();
-    for c in text.bytes().filter(|&c| c != b'=') {
-        bits = (bits << 6) | ALPHABET.iter().position(|&a| a == c)? as u32;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 fn percent_decode(segment: &str) -> Vec<u8> {
@@ -179,54 +166,33 @@ fn reason(status: u16) -> &'static str {
 }
 
 fn error_json(message: &str) -> String {
-    format!("{{\"error\":{}}}", json_string(message.as_bytes()))
+    json!({ "error": message }).to_string()
 }
 
-/// A reply as JSON: numbers, strings, null, lists and objects.
-fn json(reply: &Reply) -> String {
-    let list = |items: &[Reply]| {
-        let items: Vec<String> = items.iter().map(json).collect();
-        format!("[{}]", items.join(","))
-    };
+/// A reply as JSON: numbers, strings, null, lists and objects (whose keys
+/// must be strings); a kind of reply this example does not know is null.
+fn json(reply: &Reply) -> Value {
     match reply {
-        Reply::Status(s) | Reply::Verbatim(s) => json_string(s.as_bytes()),
-        Reply::Error(e) => error_json(e),
-        Reply::Integer(n) => n.to_string(),
-        Reply::Bulk(b) => json_string(b),
-        Reply::Null => "null".into(),
-        Reply::Array(items) | Reply::Set(items) => list(items),
+        Reply::Status(s) | Reply::Verbatim(s) => s.as_str().into(),
+        Reply::Error(e) => json!({ "error": e }),
+        Reply::Integer(n) => (*n).into(),
+        Reply::Bulk(b) => String::from_utf8_lossy(b).into(),
+        Reply::Array(items) | Reply::Set(items) => items.iter().map(json).collect(),
         Reply::Map(pairs) => {
-            let pairs: Vec<String> = pairs
-                .iter()
-                .map(|(k, v)| format!("{}:{}", json_key(k), json(v)))
-                .collect();
-            format!("{{{}}}", pairs.join(","))
+            Value::Object(pairs.iter().map(|(k, v)| (json_key(k), json(v))).collect())
         }
-        Reply::Double(d) if d.is_finite() => d.to_string(),
-        Reply::Double(d) => json_string(d.to_string().as_bytes()),
-        Reply::Boolean(b) => b.to_string(),
+        Reply::Double(d) => {
+            Number::from_f64(*d).map_or_else(|| d.to_string().into(), Value::Number)
+        }
+        Reply::Boolean(b) => (*b).into(),
+        _ => Value::Null,
     }
 }
 
 /// A map key as a JSON object's key, which must be a string.
 fn json_key(key: &Reply) -> String {
-    match key {
-        Reply::Bulk(b) => json_string(b),
-        Reply::Status(s) | Reply::Verbatim(s) => json_string(s.as_bytes()),
-        other => json_string(json(other).as_bytes()),
+    match json(key) {
+        Value::String(s) => s,
+        other => other.to_string(),
     }
-}
-
-fn json_string(bytes: &[u8]) -> String {
-    let mut out = String::from("\"");
-    for c in String::from_utf8_lossy(bytes).chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

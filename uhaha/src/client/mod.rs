@@ -32,6 +32,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a call failed.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ClientError {
     /// No member could be reached, or the connection broke (then the
     /// command may or may not have run).

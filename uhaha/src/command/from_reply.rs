@@ -27,6 +27,7 @@ use std::fmt;
 /// assert_eq!(wrong.to_string(), "expected an integer, got Null");
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum FromReplyError {
     /// The node answered with an error reply (`ERR ...`); its text.
     Error(String),

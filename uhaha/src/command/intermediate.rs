@@ -35,6 +35,7 @@ use std::pin::Pin;
 /// assert!(matches!(setnow("k".into()), Intermediate::Command(cmd) if cmd.len() == 3));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Intermediate {
     /// Answer the client with this reply.
     Reply(Reply),
@@ -67,16 +68,8 @@ impl Intermediate {
 
 /// The future an `#[intermediate]` or `#[catch_all]` method becomes in the
 /// generated command table: boxed, so that every method has one type, and
-/// `Send`, so that it may run on any runtime thread.
-///
-/// ```
-/// use uhaha::command::LocalFuture;
-/// use uhaha::Intermediate;
-///
-/// let run: LocalFuture<'static> = Box::pin(async { Intermediate::command(["PING"]) });
-/// # drop(run);
-/// ```
-pub type LocalFuture<'a> = Pin<Box<dyn Future<Output = Intermediate> + Send + 'a>>;
+/// `Send`, so that it may run on any runtime thread. Generated code's only.
+pub type IntermediateFuture<'a> = Pin<Box<dyn Future<Output = Intermediate> + Send + 'a>>;
 
 /// A value an `#[intermediate]` or `#[catch_all]` method can return.
 ///

@@ -14,14 +14,14 @@ mod table;
 mod to_arg;
 
 pub use arg::{ArgError, Args, FromArg};
-pub use builtin::{Builtin, BUILTINS};
+pub use builtin::Builtin;
 #[doc(hidden)]
 pub use call::Call;
 pub use error_code::ErrorCode;
 pub use from_reply::{FromReply, FromReplyError};
-pub use intermediate::{Intermediate, IntoIntermediate, LocalFuture};
+pub use intermediate::{Intermediate, IntermediateFuture, IntoIntermediate};
 pub use reply::{ArrayElement, IntoReply, Protocol, Reply};
-pub use spec::{summary_of, Arity, CommandSpec, Kind, Param};
+pub use spec::{Arity, CommandSpec, Kind, Param};
 pub use table::{CommandTable, Route};
 pub use to_arg::ToArg;
 
@@ -64,7 +64,7 @@ pub trait Commands: Machine {
         index: usize,
         conn: &'c Conn,
         args: Args<'_>,
-    ) -> Result<LocalFuture<'c>, ArgError> {
+    ) -> Result<IntermediateFuture<'c>, ArgError> {
         let _ = (index, conn, args);
         Err(ArgError::new("unknown command"))
     }
@@ -75,7 +75,7 @@ pub trait Commands: Machine {
     /// Reads a command the table does not know, its name included, as the
     /// `#[catch_all]` method's argument and returns the method's run, like
     /// [`Commands::intermediate`]. Called only when [`Commands::CATCH_ALL`].
-    fn catch_all<'c>(conn: &'c Conn, cmd: Args<'_>) -> Result<LocalFuture<'c>, ArgError> {
+    fn catch_all<'c>(conn: &'c Conn, cmd: Args<'_>) -> Result<IntermediateFuture<'c>, ArgError> {
         let _ = (conn, cmd);
         Err(ArgError::new("unknown command"))
     }
@@ -86,6 +86,38 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "AUTH", "BARRIER", "CLIENT", "CLUSTER", "COMMAND", "ECHO", "HELLO", "HELP", "INFO", "MACHINE",
     "MONITOR", "PING", "QUIT", "RAFT", "RESET", "SELECT", "SHUTDOWN", "TICK", "VERSION",
 ];
+
+/// The name of every command a node of machine `M` answers: the machine's
+/// own, in the order of its impl block, then the built-ins (for a
+/// catch-all that suggests a command, say).
+///
+/// ```
+/// #[uhaha::machine(name = "counter", version = "0.1.0")]
+/// #[derive(Default)]
+/// struct Counter {
+///     n: u64,
+/// }
+///
+/// #[uhaha::machine]
+/// impl Counter {
+///     /// Adds one.
+///     #[write]
+///     fn incr(&mut self) -> u64 {
+///         self.n += 1;
+///         self.n
+///     }
+/// }
+///
+/// let names: Vec<&str> = uhaha::command_names::<Counter>().collect();
+/// assert_eq!(names[0], "INCR");
+/// assert!(names.contains(&"PING"));
+/// ```
+pub fn command_names<M: Commands>() -> impl Iterator<Item = &'static str> {
+    M::COMMANDS
+        .iter()
+        .map(|spec| spec.name)
+        .chain(BUILTIN_NAMES.iter().copied())
+}
 
 /// Fails compilation when a user command takes a built-in's name. Generated
 /// code calls it in a `const` so that the error appears at build time.

@@ -32,6 +32,7 @@ pub enum Protocol {
 /// assert_eq!(reply.to_resp2(), b"*3\r\n:1\r\n$3\r\ntwo\r\n$-1\r\n");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Reply {
     /// `+OK`-style status line.
     Status(String),

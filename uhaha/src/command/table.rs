@@ -63,14 +63,6 @@ impl CommandTable {
     pub fn specs(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
         self.specs.iter().map(|(_, s)| *s)
     }
-
-    /// The user's commands.
-    pub fn user_specs(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
-        self.specs
-            .iter()
-            .filter(|(r, _)| matches!(r, Route::User(_)))
-            .map(|(_, s)| *s)
-    }
 }
 
 #[cfg(test)]
@@ -95,6 +87,5 @@ mod tests {
         assert_eq!(table.lookup(b"nope"), None);
         assert_eq!(table.lookup(&[b'x'; 100]), None);
         assert_eq!(table.spec(Route::User(0)).name, "TICKET");
-        assert_eq!(table.user_specs().count(), 1);
     }
 }

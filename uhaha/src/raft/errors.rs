@@ -15,6 +15,7 @@ use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, Raf
 
 /// How a node tells a client to go to the leader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Redirect {
     /// `MOVED 0 <addr>`, which Redis Cluster clients follow.
     #[default]

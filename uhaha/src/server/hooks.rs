@@ -59,6 +59,7 @@ impl Drop for CloseGuard {
 
 /// A node's role in its cluster, as the state-change hook sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Role {
     /// Takes writes and serves linearizable reads.
     Leader,

@@ -14,7 +14,7 @@
 //! them anyway. Pipelined intermediates therefore keep their throughput.
 
 use super::Server;
-use crate::command::{ArgError, Args, Commands, Intermediate, LocalFuture, Reply};
+use crate::command::{ArgError, Args, Commands, Intermediate, IntermediateFuture, Reply};
 use crate::machine::{contain, contain_future, Panicked};
 use crate::server::connection::ReplyQueue;
 use crate::server::dispatch::Flow;
@@ -87,7 +87,7 @@ impl<M: Commands> Server<M> {
 /// error reply.
 async fn outcome(
     name: &str,
-    run: Result<Result<LocalFuture<'_>, ArgError>, Panicked>,
+    run: Result<Result<IntermediateFuture<'_>, ArgError>, Panicked>,
 ) -> Intermediate {
     let reply = match run {
         Ok(Ok(run)) => match contain_future(run).await {

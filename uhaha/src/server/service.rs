@@ -15,6 +15,7 @@ pub const MAX_SNIFF: usize = 4096;
 
 /// A service's verdict on the first bytes of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Sniff {
     /// The connection is for this service.
     Mine,
