@@ -41,6 +41,51 @@
 //! Parameters are read from the command's arguments through [`FromArg`];
 //! return values become replies through [`IntoReply`]; doc comments become
 //! `HELP` and `COMMAND DOCS` text.
+//!
+//! # How the crate is laid out, and how a command flows through it
+//!
+//! - `machine/`: what a user's machine is: the [`Machine`] trait, [`Ctx`]
+//!   (deterministic time and random numbers), custom [`Snapshot`]s, and the
+//!   containment of panics in user code.
+//! - `command/`: the command table the macro generates, [`FromArg`],
+//!   [`IntoReply`], [`Reply`], help texts and `COMMAND DOCS`, the built-in
+//!   commands' names, the framework's [`ErrorCode`]s.
+//! - `server/`: the server side of client connections: the listener, which
+//!   tells TLS, Raft peers, custom [`Service`]s and Redis clients apart on
+//!   the one port; request framing (`resp`); the connection loop and its
+//!   reply queue; the session; dispatch; the built-in command bodies
+//!   (`INFO`, `CLIENT`, `RAFT`, `CLUSTER`); `MONITOR`; hooks.
+//! - `raft/`: the engine glue: type config, log store, state machine,
+//!   proposer, read barrier, peer protocol and network, membership, ticker,
+//!   snapshot files and their policy. Openraft's types stay in here.
+//! - `node/`: a node's life: its [`Config`] and its validation, the
+//!   [`NodeBuilder`] and the [`Node`] handle, start (bootstrap or join),
+//!   the command line, shutdown.
+//! - `client/`: the Rust [`Client`] (and what typed clients need).
+//! - `error.rs` ([`ConfigError`], [`StartError`]), `tasks.rs` (every task
+//!   a node starts, owned and awaited at shutdown), `tls.rs`, `secret.rs`,
+//!   `codec.rs`.
+//!
+//! Imports run one way: `node/` builds the parts and hands the server side
+//! its handle (`server::Server`); `server/` never imports `node/`; `raft/`
+//! never imports `server/`; `machine/` imports neither.
+//!
+//! A command's way through a node:
+//!
+//! 1. `server::listener` accepts a connection and sniffs its first bytes;
+//!    a Redis client goes to `server::connection`, which reads bytes and
+//!    splits them into commands (`server::resp`), many per read.
+//! 2. `server::dispatch` answers built-ins, checks a user command's arity
+//!    and arguments (a bad one never reaches the log), and routes it.
+//! 3. A write goes to `raft::proposer`, which batches every waiting write
+//!    into one log entry stamped with the leader's time and a seed.
+//! 4. Once the entry commits, `raft::state_machine` applies it on every
+//!    node in order (user code contained by `machine::contain`) and hands
+//!    each reply back to its connection's reply queue.
+//! 5. A read waits for `raft::read_barrier` (one leadership confirmation
+//!    for a batch of reads) and runs against the applied state.
+//! 6. The connection writes the replies in request order, one flush per
+//!    batch.
 
 mod client;
 mod codec;
