@@ -384,13 +384,17 @@ impl Cluster {
         })
     }
 
-    /// Waits until node `i` answers `args` with `expected`: for a node that
-    /// catches up, with open reads.
-    pub fn wait_for_reply(&self, i: usize, args: &[&str], expected: &redis::Value) {
+    /// Waits until node `i` answers `args` with `expected`, read as a `T`:
+    /// for a node that catches up, with open reads, or a change that
+    /// reaches it after a majority.
+    pub fn wait_for_reply<T>(&self, i: usize, args: &[&str], expected: &T)
+    where
+        T: redis::FromRedisValue + PartialEq + std::fmt::Debug,
+    {
         eventually(
             &format!("node {i} to answer {args:?} with {expected:?}"),
-            || match self.query(i, args) {
-                Ok(got) if got == *expected => Ok(()),
+            || match self.query(i, args).map(redis::from_redis_value::<T>) {
+                Ok(Ok(got)) if got == *expected => Ok(()),
                 other => Err(format!("{other:?}")),
             },
         )

@@ -10,6 +10,10 @@ use uhaha_tests::{dir_arg, error_text, eventually, query_following, Cluster, Nod
 
 const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
 
+fn strings(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
 #[test]
 fn three_nodes_form_by_join_and_followers_redirect() {
     let cluster = Cluster::start(TICKET, 3, &[]);
@@ -214,13 +218,7 @@ fn raft_commands_manage_membership() {
         Value::Int(1)
     );
     // Committed on a majority, the change reaches node 3 when it does.
-    eventually("node 3 to see itself demoted", || {
-        let voter: Vec<String> =
-            redis::from_redis_value(cluster.query(2, &["RAFT", "INFO", "voter"]).unwrap()).unwrap();
-        (voter == ["voter", "false"])
-            .then_some(())
-            .ok_or(format!("{voter:?}"))
-    });
+    cluster.wait_for_reply(2, &["RAFT", "INFO", "voter"], &strings(&["voter", "false"]));
     assert_eq!(
         cluster
             .query(0, &["RAFT", "SERVER", "PROMOTE", "3"])
@@ -296,13 +294,11 @@ fn a_removed_node_stops_taking_part() {
         2,
         "the two remaining nodes still commit"
     );
-    eventually("the removed node's Raft to stop", || {
-        let state: Vec<String> =
-            redis::from_redis_value(cluster.query(2, &["RAFT", "INFO", "state"]).unwrap()).unwrap();
-        (state == ["state", "Shutdown"])
-            .then_some(())
-            .ok_or(format!("{state:?}"))
-    });
+    cluster.wait_for_reply(
+        2,
+        &["RAFT", "INFO", "state"],
+        &strings(&["state", "Shutdown"]),
+    );
     assert!(error_text(cluster.query(2, &["TICKET"])).starts_with("CLUSTERDOWN"));
     // An observation window, not synchronisation: longer than two election
     // timeouts (1 s at most each), within which a removed node that still
