@@ -3,56 +3,19 @@
 //! fields make sense. Nothing here asserts a speed.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+
 use std::process::Command;
 
 const BENCH: &str = env!("CARGO_BIN_EXE_uhaha-bench");
-
-/// The `ticket` binary of the profile this test was built with.
-///
-/// `CARGO_BIN_EXE_ticket` only exists inside the packages that build a
-/// `ticket` binary, so the test asks cargo to build the `ticket` package
-/// (a no-op when it is up to date; cargo releases its build lock before it
-/// runs tests, so the nested call does not wait on the outer one) and takes
-/// the binary from the profile directory above this test's own executable
-/// (`target/<profile>/deps/<test>`), which also follows `CARGO_TARGET_DIR`.
-/// Building rather than only looking means a stale binary from an older
-/// checkout is never measured; if the build fails (say, a workspace that
-/// is half-edited) a binary that is already there is still used.
-fn ticket_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") | None => "dev",
-        Some(other) => other,
-    };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = Command::new(cargo)
-        .args(["build", "-p", "ticket", "--profile", profile])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .status()
-        .is_ok_and(|s| s.success());
-    let ticket = profile_dir.join(format!("ticket{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        ticket.is_file(),
-        "no ticket binary at {} (cargo build -p ticket {})",
-        ticket.display(),
-        if built { "succeeded" } else { "failed" }
-    );
-    ticket
-}
+/// The ticket example, built as a program of this package.
+const TICKET: &str = env!("CARGO_BIN_EXE_bench-ticket");
 
 #[test]
 fn one_node_ticket_run_writes_a_sane_json_report() {
     let dir = uhaha_tests::data_dir();
     let json = dir.path().join("report.json");
-    let ticket = ticket_binary();
     let output = Command::new(BENCH)
-        .args(["run", "--bin"])
-        .arg(&ticket)
+        .args(["run", "--example", "ticket", "--bin", TICKET])
         .args([
             "--nodes",
             "1",

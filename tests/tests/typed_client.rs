@@ -9,10 +9,6 @@ use uhaha::{ClientError, Reply};
 use uhaha_tests::{data_dir, dir_arg, Cluster, NodeProcess, PATIENCE};
 
 #[allow(dead_code)]
-#[path = "../../examples/ticket/src/main.rs"]
-mod ticket;
-
-#[allow(dead_code)]
 #[path = "../src/bin/typed.rs"]
 mod typed;
 

@@ -1,39 +1,7 @@
-//! A service for monotonically increasing tickets, replicated by Raft.
-//!
-//! ```text
-//! cargo run --release -p ticket -- -n 1 -a 127.0.0.1:11001
-//! redis-cli -p 11001 TICKET
-//! curl http://127.0.0.1:11001/TICKET
-//! ```
-
-mod http;
-
-/// A service for monotonically increasing tickets. Public, like its
-/// generated `TicketClient`, so that programs (and the black-box tests)
-/// that include this file can talk to a cluster in types.
-#[uhaha::machine(name = "ticket", version = "0.1.0")]
-#[derive(Default)]
-pub struct Ticket {
-    ticket: i64,
-}
-
-#[uhaha::machine]
-impl Ticket {
-    /// Returns a new ticket, at least one greater than the previous one.
-    #[write]
-    fn ticket(&mut self) -> i64 {
-        self.ticket += 1;
-        self.ticket
-    }
-
-    /// Returns the last ticket handed out.
-    #[read]
-    fn last(&self) -> i64 {
-        self.ticket
-    }
-}
+//! A service for monotonically increasing tickets: a node, with uhaha's command line. The service itself is
+//! the library (`src/lib.rs`), which the black-box tests and the benchmark
+//! tool's tests start too, so that it is compiled once.
 
 fn main() {
-    // The HTTP front end shares the port with Redis clients and peers.
-    uhaha::Node::<Ticket>::builder().service(http::Http).serve();
+    ticket::serve()
 }

@@ -1,0 +1,6 @@
+//! The kvdb example, built in this package so that the black-box tests
+//! can find it through `CARGO_BIN_EXE_kvdb-node`.
+
+fn main() {
+    kvdb::serve()
+}

@@ -1,0 +1,6 @@
+//! The ticket example, built in this package so that the black-box tests
+//! can find it through `CARGO_BIN_EXE_ticket-node`.
+
+fn main() {
+    ticket::serve()
+}

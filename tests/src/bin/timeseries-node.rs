@@ -1,0 +1,6 @@
+//! The timeseries example, built in this package so that the black-box tests
+//! can find it through `CARGO_BIN_EXE_timeseries-node`.
+
+fn main() {
+    timeseries::serve()
+}
