@@ -2,11 +2,10 @@
 //! `CLUSTER ...` (a Redis Cluster emulation with one shard whose master is
 //! the leader, so that cluster-aware clients follow `MOVED` redirects).
 
-use super::Server;
-use crate::command::{Commands, ErrorCode, Reply};
+use crate::command::{ErrorCode, Reply};
 use crate::glob;
-use crate::raft::snapshot_file::Listed;
-use crate::raft::{MembershipError, NodeId};
+use crate::raft::snapshot_file::{Listed, SnapshotDir};
+use crate::raft::{Cluster, MembershipError, NodeId};
 use bytes::Bytes;
 
 /// The lines of `RAFT HELP`.
@@ -98,7 +97,14 @@ pub fn host_port(addr: &str) -> (&str, i64) {
     }
 }
 
-impl<M: Commands> Server<M> {
+/// What the `RAFT` and `CLUSTER` commands see of the node: its view of the
+/// cluster and its snapshot files, and nothing else.
+pub struct ClusterCommands<'a> {
+    pub cluster: &'a Cluster,
+    pub snapshots: &'a SnapshotDir,
+}
+
+impl ClusterCommands<'_> {
     /// `RAFT ...`.
     pub async fn raft_command(&self, cmd: &[Bytes]) -> Reply {
         if cmd.len() < 2 {

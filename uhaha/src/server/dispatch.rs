@@ -160,11 +160,15 @@ impl<M: Commands> Server<M> {
                 queue.ready(Reply::ok());
                 return Flow::Close;
             }
-            Builtin::Auth => self.auth(session, &cmd),
-            Builtin::Hello => self.hello(session, &cmd),
-            Builtin::Reset => self.reset(session),
+            Builtin::Auth => session.auth(self.settings.auth.as_deref(), &cmd),
+            Builtin::Hello => {
+                let status = self.cluster.status();
+                let leads = status.leader == Some(status.id);
+                session.hello(self.settings.auth.as_deref(), leads, &cmd)
+            }
+            Builtin::Reset => session.reset(self.settings.auth.as_deref()),
             Builtin::Select => session::select(&cmd[1]),
-            Builtin::Info => self.info(session.client.clients(), &cmd[1..]),
+            Builtin::Info => self.info().info(session.client.clients(), &cmd[1..]),
             Builtin::Ping => match cmd.get(1) {
                 None => Reply::Status("PONG".into()),
                 Some(msg) => Reply::Bulk(msg.clone()),
@@ -189,8 +193,8 @@ impl<M: Commands> Server<M> {
             Builtin::Help => self.help(&cmd),
             Builtin::Command => self.command(&cmd),
             Builtin::Client => session::client(session, &cmd),
-            Builtin::Raft => self.raft_command(&cmd).await,
-            Builtin::Cluster => self.cluster_command(&cmd),
+            Builtin::Raft => self.cluster_commands().raft_command(&cmd).await,
+            Builtin::Cluster => self.cluster_commands().cluster_command(&cmd),
             Builtin::Monitor => {
                 queue.ready(Reply::ok());
                 return Flow::Monitor;

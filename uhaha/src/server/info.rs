@@ -7,8 +7,11 @@
 //! than made up. The text is a bulk string in RESP2 and a verbatim string
 //! in RESP3, as Redis 7 sends it.
 
-use super::Server;
-use crate::command::{Commands, Reply};
+use super::monitor::Monitors;
+use super::Settings;
+use crate::command::Reply;
+use crate::raft::snapshot_file::SnapshotDir;
+use crate::raft::Cluster;
 use crate::server::clients::Clients;
 use crate::server::cluster_commands::host_port;
 use crate::server::listener::MAX_CONNECTIONS;
@@ -127,7 +130,18 @@ struct Figures<'a> {
     raft: Vec<(&'static str, String)>,
 }
 
-impl<M: Commands> Server<M> {
+/// What `INFO` sees of the node: the service's name and version, its view
+/// of the cluster, its snapshot files, the `MONITOR` feed and its settings.
+pub struct Info<'a> {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub cluster: &'a Cluster,
+    pub snapshots: &'a SnapshotDir,
+    pub monitors: &'a Monitors,
+    pub settings: &'a Settings,
+}
+
+impl Info<'_> {
     /// `INFO [section ...]`.
     pub fn info(&self, clients: &Clients, args: &[Bytes]) -> Reply {
         let status = self.cluster.status();
@@ -222,8 +236,8 @@ impl<M: Commands> Server<M> {
         field(out, "redis_version", REDIS_VERSION);
         field(out, "redis_mode", "cluster");
         field(out, "uhaha_version", env!("CARGO_PKG_VERSION"));
-        field(out, "service_name", M::NAME);
-        field(out, "service_version", M::VERSION);
+        field(out, "service_name", self.name);
+        field(out, "service_version", self.version);
         field(
             out,
             "os",

@@ -98,6 +98,26 @@ impl<M: Commands> Server<M> {
         self.tasks.wait().await;
     }
 
+    /// `INFO`'s view of the node.
+    fn info(&self) -> info::Info<'_> {
+        info::Info {
+            name: M::NAME,
+            version: M::VERSION,
+            cluster: &self.cluster,
+            snapshots: &self.snapshots,
+            monitors: &self.monitors,
+            settings: &self.settings,
+        }
+    }
+
+    /// The `RAFT` and `CLUSTER` commands' view of the node.
+    fn cluster_commands(&self) -> cluster_commands::ClusterCommands<'_> {
+        cluster_commands::ClusterCommands {
+            cluster: &self.cluster,
+            snapshots: &self.snapshots,
+        }
+    }
+
     /// How code in this process reaches this node without a socket: each
     /// dial serves a new in-memory connection like a client's.
     pub fn local_node(self: &Arc<Self>) -> LocalNode {

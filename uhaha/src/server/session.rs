@@ -5,8 +5,7 @@
 //! These are the commands client libraries send before anything else, and
 //! many refuse to go on when one fails, so they answer as Redis 7 does.
 
-use super::Server;
-use crate::command::{Commands, Protocol, Reply};
+use crate::command::{Protocol, Reply};
 use crate::secret::same_secret;
 use crate::server::clients::Registration;
 use crate::server::conn::Conn;
@@ -126,29 +125,31 @@ pub fn noauth() -> Reply {
     Reply::Error("NOAUTH Authentication required.".into())
 }
 
-impl<M: Commands> Server<M> {
+/// The commands that change the session: what they see of the node is its
+/// secret (`--auth`) and, for `HELLO`, whether it leads.
+impl Session {
     /// Checks a password as `AUTH` and `HELLO ... AUTH` do. Any username
     /// is accepted: uhaha has one user. Without `--auth`, the one-argument
     /// form is an error (as in Redis, where the default user has no
     /// password) and the two-argument form succeeds.
     pub fn authenticate(
-        &self,
-        session: &mut Session,
+        &mut self,
+        secret: Option<&str>,
         username: Option<&Bytes>,
         password: &[u8],
     ) -> Result<(), Reply> {
-        match (&self.settings.auth, username) {
+        match (secret, username) {
             (None, None) => Err(Reply::Error(
                 "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into(),
             )),
             (None, Some(_)) => Ok(()),
             (Some(secret), _) if same_secret(secret.as_bytes(), password) => {
-                session.authed = true;
+                self.authed = true;
                 Ok(())
             }
             (Some(_), _) => {
                 // As in uhaha, a failed AUTH takes back an earlier success.
-                session.authed = false;
+                self.authed = false;
                 Err(Reply::Error(
                     "WRONGPASS invalid username-password pair or user is disabled.".into(),
                 ))
@@ -157,13 +158,13 @@ impl<M: Commands> Server<M> {
     }
 
     /// `AUTH [username] password`.
-    pub fn auth(&self, session: &mut Session, cmd: &[Bytes]) -> Reply {
+    pub fn auth(&mut self, secret: Option<&str>, cmd: &[Bytes]) -> Reply {
         let (username, password) = match cmd {
             [_, password] => (None, password),
             [_, username, password] => (Some(username), password),
             _ => return Reply::error("syntax error"),
         };
-        match self.authenticate(session, username, password) {
+        match self.authenticate(secret, username, password) {
             Ok(()) => Reply::ok(),
             Err(reply) => reply,
         }
@@ -171,32 +172,27 @@ impl<M: Commands> Server<M> {
 
     /// `HELLO [protover [AUTH username password] [SETNAME name]]`: switches
     /// the connection's protocol and describes the server, as Redis 7 does.
-    pub fn hello(&self, session: &mut Session, cmd: &[Bytes]) -> Reply {
+    pub fn hello(&mut self, secret: Option<&str>, leads: bool, cmd: &[Bytes]) -> Reply {
         let hello = match parse_hello(&cmd[1..]) {
             Ok(hello) => hello,
             Err(reply) => return reply,
         };
         if let Some((user, password)) = &hello.auth {
-            if let Err(reply) = self.authenticate(session, Some(user), password) {
+            if let Err(reply) = self.authenticate(secret, Some(user), password) {
                 return reply;
             }
         }
-        if !session.authed {
+        if !self.authed {
             return Reply::Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
         }
         if let Some(name) = hello.name {
-            session.client.set_name((!name.is_empty()).then_some(name));
+            self.client.set_name((!name.is_empty()).then_some(name));
         }
         if let Some(protocol) = hello.protocol {
-            session.set_protocol(protocol);
+            self.set_protocol(protocol);
         }
-        let status = self.cluster.status();
-        let role = if status.leader == Some(status.id) {
-            "master"
-        } else {
-            "replica"
-        };
-        let proto = match session.protocol {
+        let role = if leads { "master" } else { "replica" };
+        let proto = match self.protocol {
             Protocol::Resp2 => 2,
             Protocol::Resp3 => 3,
         };
@@ -204,7 +200,7 @@ impl<M: Commands> Server<M> {
             (Reply::bulk("server"), Reply::bulk("redis")),
             (Reply::bulk("version"), Reply::bulk(REDIS_VERSION)),
             (Reply::bulk("proto"), Reply::Integer(proto)),
-            (Reply::bulk("id"), Reply::Integer(session.id() as i64)),
+            (Reply::bulk("id"), Reply::Integer(self.id() as i64)),
             // Every node answers the CLUSTER commands, as a node of a
             // one-shard Redis Cluster led by the Raft leader.
             (Reply::bulk("mode"), Reply::bulk("cluster")),
@@ -215,10 +211,10 @@ impl<M: Commands> Server<M> {
 
     /// `RESET`: back to a new connection's state, as Redis does: RESP2, no
     /// name and, with `--auth`, not authenticated.
-    pub fn reset(&self, session: &mut Session) -> Reply {
-        session.set_protocol(Protocol::Resp2);
-        session.client.set_name(None);
-        session.authed = self.settings.auth.is_none();
+    pub fn reset(&mut self, secret: Option<&str>) -> Reply {
+        self.set_protocol(Protocol::Resp2);
+        self.client.set_name(None);
+        self.authed = secret.is_none();
         Reply::Status("RESET".into())
     }
 }
