@@ -108,11 +108,11 @@ fn struct_impls(machine: &MachineStruct) -> TokenStream {
                 const NAME: &'static ::core::primitive::str = #name;
                 const VERSION: &'static ::core::primitive::str = #version;
 
-                fn save(&self) -> ::uhaha::__private::Result<::std::vec::Vec<::core::primitive::u8>, ::std::string::String> {
+                fn save(&self) -> ::uhaha::__private::Result<::std::vec::Vec<::core::primitive::u8>, ::uhaha::__private::SnapshotError> {
                     #save
                 }
 
-                fn load(bytes: &[::core::primitive::u8]) -> ::uhaha::__private::Result<Self, ::std::string::String> {
+                fn load(bytes: &[::core::primitive::u8]) -> ::uhaha::__private::Result<Self, ::uhaha::__private::SnapshotError> {
                     #load
                 }
             }

@@ -48,6 +48,12 @@ pub enum ConfigError {
     BadAdvertise(String),
 }
 
+/// Why a machine's state could not be saved to, or restored from, a
+/// snapshot: the error of the serde codec, or whatever error the machine's
+/// own [`crate::Snapshot`] impl returns (any `std::error::Error`, or a
+/// message: `Err("a bad count".into())`).
+pub type SnapshotError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -107,7 +107,7 @@ pub use command::{
     command_names, ArgError, ArrayElement, ErrorCode, FromArg, FromReply, FromReplyError,
     Intermediate, IntoIntermediate, IntoReply, Reply, ToArg,
 };
-pub use error::{ConfigError, StartError};
+pub use error::{ConfigError, SnapshotError, StartError};
 pub use machine::{Ctx, Machine, Rand, Snapshot};
 pub use node::config::Config;
 pub use node::handle::{Node, NodeBuilder};
@@ -133,6 +133,7 @@ pub mod __private {
         assert_not_builtin, ArgError, Args, Arity, Call, CommandSpec, Commands, FromArg, FromReply,
         IntermediateFuture, IntoIntermediate, IntoReply, Kind, Param, Reply, ToArg,
     };
+    pub use crate::error::SnapshotError;
     pub use crate::machine::{load_with_serde, save_with_serde, Ctx, Machine, Snapshot};
     pub use crate::node::handle::serve;
     pub use crate::server::conn::Conn;

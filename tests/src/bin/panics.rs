@@ -20,8 +20,8 @@ impl uhaha::Snapshot for Panics {
         format!("{} {}", self.count, self.ticks).into_bytes()
     }
 
-    fn restore(bytes: &[u8]) -> Result<Self, String> {
-        let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+    fn restore(bytes: &[u8]) -> Result<Self, uhaha::SnapshotError> {
+        let text = std::str::from_utf8(bytes)?;
         let (count, ticks) = text.split_once(' ').ok_or("no ticks")?;
         Ok(Panics {
             count: count.parse().map_err(|_| "a bad count")?,

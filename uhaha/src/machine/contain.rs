@@ -15,6 +15,7 @@
 //! still stops on the first panic.
 
 use crate::command::{ArgError, Reply};
+use crate::error::SnapshotError;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
@@ -77,6 +78,14 @@ pub fn command_reply(name: &str, run: impl FnOnce() -> Result<Reply, ArgError>) 
         Ok(Err(e)) => Reply::Error(e.to_string()),
         Err(panicked) => panicked.reply_for(name),
     }
+}
+
+/// Runs a machine's snapshot save or restore: its error, or its panic as
+/// an error.
+pub fn contain_snapshot<T>(
+    f: impl FnOnce() -> Result<T, SnapshotError>,
+) -> Result<T, SnapshotError> {
+    contain(f)?
 }
 
 /// Awaits `future`, turning a panic in any of its polls into [`Panicked`].

@@ -14,7 +14,8 @@
 
 mod contain;
 
-pub(crate) use contain::{command_reply, contain, contain_future, Panicked};
+use crate::error::SnapshotError;
+pub(crate) use contain::{command_reply, contain, contain_future, contain_snapshot, Panicked};
 use rand_core::RngCore;
 use rand_pcg::Pcg64;
 use serde::de::DeserializeOwned;
@@ -37,10 +38,10 @@ pub trait Machine: Default + Send + Sync + 'static {
 
     /// The state's bytes for a snapshot: serde and bincode, or the
     /// machine's own [`Snapshot`] impl with `snapshot = "custom"`.
-    fn save(&self) -> Result<Vec<u8>, String>;
+    fn save(&self) -> Result<Vec<u8>, SnapshotError>;
 
     /// The state from a snapshot's bytes.
-    fn load(bytes: &[u8]) -> Result<Self, String>;
+    fn load(bytes: &[u8]) -> Result<Self, SnapshotError>;
 }
 
 /// A machine's own snapshot format, for state that serde cannot save (or
@@ -64,8 +65,8 @@ pub trait Machine: Default + Send + Sync + 'static {
 ///         out
 ///     }
 ///
-///     fn restore(bytes: &[u8]) -> Result<Self, String> {
-///         let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+///     fn restore(bytes: &[u8]) -> Result<Self, uhaha::SnapshotError> {
+///         let text = std::str::from_utf8(bytes)?;
 ///         let mut counts = BTreeMap::new();
 ///         for line in text.lines() {
 ///             let (key, count) = line.split_once(' ').ok_or("a line without a count")?;
@@ -90,18 +91,19 @@ pub trait Snapshot: Sized {
     /// The state as bytes.
     fn snapshot(&self) -> Vec<u8>;
 
-    /// The state from bytes that [`Snapshot::snapshot`] wrote.
-    fn restore(bytes: &[u8]) -> Result<Self, String>;
+    /// The state from bytes that [`Snapshot::snapshot`] wrote; any error
+    /// fails the restore (and the start of a node that loads it).
+    fn restore(bytes: &[u8]) -> Result<Self, SnapshotError>;
 }
 
 /// `Machine::save` for machines saved with serde.
-pub fn save_with_serde<M: Serialize>(machine: &M) -> Result<Vec<u8>, String> {
-    crate::codec::encode(machine).map_err(|e| e.to_string())
+pub fn save_with_serde<M: Serialize>(machine: &M) -> Result<Vec<u8>, SnapshotError> {
+    Ok(crate::codec::encode(machine)?)
 }
 
 /// `Machine::load` for machines saved with serde.
-pub fn load_with_serde<M: DeserializeOwned>(bytes: &[u8]) -> Result<M, String> {
-    crate::codec::decode(bytes).map_err(|e| e.to_string())
+pub fn load_with_serde<M: DeserializeOwned>(bytes: &[u8]) -> Result<M, SnapshotError> {
+    Ok(crate::codec::decode(bytes)?)
 }
 
 /// The machine's clock and random state, replicated with the data.

@@ -3,7 +3,7 @@
 
 use super::{Command, Entry, LogId, Node, NodeId, StorageResult, TypeConfig};
 use crate::command::{Args, Builtin, CommandTable, Commands, Reply, Route};
-use crate::machine::{command_reply, contain, Clock, Ctx};
+use crate::machine::{command_reply, contain, contain_snapshot, Clock, Ctx};
 use crate::raft::snapshot_file::{self, Header, SnapshotDir};
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{
@@ -81,9 +81,7 @@ impl<M: Commands> Applied<M> {
     /// A state read from a snapshot file's bytes.
     fn from_snapshot(bytes: &[u8]) -> Result<(Applied<M>, SnapshotMeta<NodeId, Node>), String> {
         let (header, payload) = snapshot_file::decode(bytes)?;
-        let machine = contain(|| M::load(payload))
-            .map_err(|e| e.to_string())
-            .and_then(|loaded| loaded)
+        let machine = contain_snapshot(|| M::load(payload))
             .map_err(|e| format!("restore the machine: {e}"))?;
         let applied = Applied {
             machine,
@@ -195,7 +193,7 @@ impl<M: Commands> StateMachineStore<M> {
                 clock: state.clock.clone(),
                 meta,
             };
-            let saved = contain(|| state.machine.save()).map_err(|e| e.to_string())??;
+            let saved = contain_snapshot(|| state.machine.save()).map_err(|e| e.to_string())?;
             (header, saved)
         };
         let bytes = snapshot_file::encode(&header, &payload)?;

@@ -20,11 +20,11 @@ impl Machine for Empty {
     const NAME: &'static str = "empty";
     const VERSION: &'static str = "0";
 
-    fn save(&self) -> Result<Vec<u8>, String> {
+    fn save(&self) -> Result<Vec<u8>, crate::error::SnapshotError> {
         Ok(Vec::new())
     }
 
-    fn load(_: &[u8]) -> Result<Self, String> {
+    fn load(_: &[u8]) -> Result<Self, crate::error::SnapshotError> {
         Ok(Empty)
     }
 }
