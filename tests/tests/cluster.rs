@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use uhaha_tests::{dir_arg, error_text, eventually, query_following, Cluster, NodeProcess};
+use uhaha_tests::{
+    dir_arg, error_text, eventually, query_following, Cluster, NodeProcess, PATIENCE,
+};
 
 const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
 
@@ -407,4 +409,35 @@ fn a_whole_cluster_restart_keeps_all_data() {
     let leader = cluster.leader();
     assert_eq!(cluster.query(leader, &["LAST"]).unwrap(), Value::Int(25));
     assert_eq!(cluster.ticket_via(leader), 26);
+}
+
+#[test]
+fn bare_ports_bind_every_interface_and_advertise_loopback() {
+    // uhaha's quick start form: `-a :11001`, then `-j :11001` (port 0 here).
+    let dir = uhaha_tests::data_dir();
+    let d = dir_arg(dir.path());
+    let first = NodeProcess::start_at(TICKET, ":0", &["-n", "1", "-d", &d]);
+    assert!(first.addr.ip().is_unspecified(), "{}", first.addr);
+    let leader = format!("127.0.0.1:{}", first.addr.port());
+    let join = format!(":{}", first.addr.port());
+    let second = NodeProcess::start_at(TICKET, ":0", &["-n", "2", "-d", &d, "-j", &join]);
+    let follower = format!("127.0.0.1:{}", second.addr.port());
+
+    // Both are known by addresses that a client on this machine can dial.
+    let mut con = redis::Client::open(format!("redis://{follower}/"))
+        .and_then(|c| c.get_connection())
+        .unwrap();
+    let list: Vec<Vec<String>> = uhaha_tests::command(&["RAFT", "SERVER", "LIST"])
+        .query(&mut con)
+        .unwrap();
+    let addrs: Vec<&str> = list.iter().map(|row| row[3].as_str()).collect();
+    assert_eq!(addrs, [leader.as_str(), follower.as_str()]);
+    assert_eq!(
+        error_text(uhaha_tests::command(&["TICKET"]).query::<Value>(&mut con)),
+        format!("MOVED 0 {leader}")
+    );
+    assert_eq!(
+        query_following(&follower, &["TICKET"], PATIENCE),
+        Ok(Value::Int(1))
+    );
 }

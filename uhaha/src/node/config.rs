@@ -22,15 +22,18 @@ use std::time::Duration;
 pub struct Config {
     /// This node's id in the cluster (`-n`).
     pub id: u64,
-    /// The address to listen on (`-a`); port 0 picks a free one.
+    /// The address to listen on (`-a`); port 0 picks a free one, and
+    /// `:port` listens on every interface, as in uhaha.
     pub addr: String,
     /// The address the cluster stores and redirects clients to
-    /// (`--advertise`); the bound address when `None`.
+    /// (`--advertise`; `:port` is this machine). When `None`, the bound
+    /// address, or `127.0.0.1:port` for a node bound to every interface.
     pub advertise: Option<String>,
     /// The root of the data directories (`-d`); this node's files go in
     /// `<data_dir>/<name>/<id>/`.
     pub data_dir: PathBuf,
-    /// A member of the cluster to join on first start (`-j`).
+    /// A member of the cluster to join on first start (`-j`; `:port` is
+    /// this machine).
     pub join: Option<String>,
     /// Join as a non-voter (`--nonvoter`).
     pub nonvoter: bool,

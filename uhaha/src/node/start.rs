@@ -3,6 +3,7 @@
 //! proposer and the read barrier, listens, and reports readiness. The public
 //! face of this is [`crate::NodeBuilder`] and [`crate::Node`].
 
+use super::address;
 use super::config::Config;
 use crate::command::{CommandTable, Commands};
 use crate::error::StartError;
@@ -62,15 +63,12 @@ pub(crate) async fn start<M: Commands>(
         addr: config.addr.clone(),
         source,
     };
-    let listener = TcpListener::bind(&config.addr)
+    let listener = TcpListener::bind(address::bind(&config.addr))
         .await
         .map_err(listen_error)?;
     let bound = listener.local_addr().map_err(listen_error)?;
     tracing::info!("server listening at {bound}");
-    let my_addr = config
-        .advertise
-        .clone()
-        .unwrap_or_else(|| bound.to_string());
+    let my_addr = address::advertised(config.advertise.as_deref(), bound);
 
     let secret = config.auth.as_deref().unwrap_or("");
     let network = Network::new(config.id, secret, tls.clone());
@@ -151,7 +149,7 @@ async fn join_or_bootstrap<M: Commands>(
             tracing::warn!("ignoring join request because server already belongs to a cluster");
         }
     } else if let Some(join) = &config.join {
-        crate::node::join::join(join, config, shared.tls.as_ref(), my_addr)
+        crate::node::join::join(&address::dial(join), config, shared.tls.as_ref(), my_addr)
             .await
             .map_err(StartError::Join)?;
     } else {
