@@ -21,6 +21,20 @@ fn every_node_sees_the_same_random_numbers_and_times() {
         panic!("{history:?}")
     };
     assert_eq!(items.len(), 20);
+    let rolls: Vec<String> = redis::from_redis_value(history.clone()).unwrap();
+    for roll in &rolls {
+        let [_, _, float, uuid] = roll.split(':').collect::<Vec<_>>()[..] else {
+            panic!("{roll}")
+        };
+        assert!(
+            (0.0..1.0).contains(&float.parse::<f64>().unwrap()),
+            "{roll}"
+        );
+        assert!(
+            uuid.len() == 36 && &uuid[14..15] == "4",
+            "a v4 uuid: {roll}"
+        );
+    }
     for i in 0..3 {
         cluster.wait_for_reply(i, &["ROLLS"], &history);
     }

@@ -11,8 +11,8 @@ use uhaha::prelude::*;
 pub struct Typed {
     values: BTreeMap<String, Vec<u8>>,
     counters: BTreeMap<String, i64>,
-    /// Every ROLL: the machine time and the random number it saw.
-    rolls: Vec<(u64, u64)>,
+    /// Every ROLL: the machine time and the random draws it saw.
+    rolls: Vec<(u64, i64, f64, String)>,
 }
 
 #[uhaha::machine]
@@ -89,17 +89,18 @@ impl Typed {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos() as u64;
-        let n = ctx.rand().next_u64() >> 1;
-        self.rolls.push((at, n));
-        n
+        let mut rand = ctx.rand();
+        let (n, float, uuid) = (rand.int(), rand.float(), rand.uuid());
+        self.rolls.push((at, n, float, uuid));
+        n as u64
     }
 
-    /// Returns every roll so far as `time:number` strings.
+    /// Returns every roll so far as `time:number:float:uuid` strings.
     #[read]
     fn rolls(&self) -> Vec<String> {
         self.rolls
             .iter()
-            .map(|(at, n)| format!("{at}:{n}"))
+            .map(|(at, n, float, uuid)| format!("{at}:{n}:{float}:{uuid}"))
             .collect()
     }
 }

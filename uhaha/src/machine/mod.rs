@@ -255,12 +255,66 @@ enum RandInner<'a> {
     Frozen(Pcg64),
 }
 
+/// What Go uhaha's `Rand()` offered beyond raw bits, built from the raw
+/// generator by fixed arithmetic (no library distribution whose algorithm
+/// could change between versions), so every node draws the same.
+///
+/// ```
+/// use uhaha::prelude::*;
+///
+/// #[uhaha::machine]
+/// #[derive(Default)]
+/// struct Ids {
+///     ids: Vec<String>,
+/// }
+///
+/// #[uhaha::machine]
+/// impl Ids {
+///     /// Makes a new id, the same on every node.
+///     #[write]
+///     fn new_id(&mut self, ctx: &mut Ctx) -> String {
+///         let id = ctx.rand().uuid();
+///         self.ids.push(id.clone());
+///         id
+///     }
+/// }
+/// ```
 impl Rand<'_> {
     fn rng(&mut self) -> &mut Pcg64 {
         match &mut self.0 {
             RandInner::Live(r) => r,
             RandInner::Frozen(r) => r,
         }
+    }
+
+    /// A random non-negative `i64` (Go uhaha's `Int()`).
+    pub fn int(&mut self) -> i64 {
+        (self.next_u64() >> 1) as i64
+    }
+
+    /// A random `f64` in `[0, 1)`, with 53 random bits (Go uhaha's
+    /// `Float64()`).
+    pub fn float(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A random version-4 UUID in lower-case hex,
+    /// `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx` (Go uhaha's `UUID()`, which
+    /// leaves out the variant bits; here they are set as RFC 9562 says).
+    pub fn uuid(&mut self) -> String {
+        let mut bytes = [0u8; 16];
+        self.fill_bytes(&mut bytes);
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        )
     }
 }
 
@@ -319,6 +373,19 @@ mod tests {
         assert_eq!(a, b);
         y.advance(2, 43);
         assert_ne!(a, Ctx::for_write(&mut y).rand().next_u64());
+    }
+
+    /// The draws for a seed are pinned: a change of algorithm would make a
+    /// new binary replay an old log differently.
+    #[test]
+    fn int_float_and_uuid_are_pinned_for_a_seed() {
+        let mut clock = Clock::default();
+        clock.advance(1, 42);
+        let ctx = Ctx::for_write(&mut clock);
+        let mut rand = ctx.rand();
+        assert_eq!(rand.int(), 3977834276603591382);
+        assert_eq!(rand.float(), 0.6300000123809802);
+        assert_eq!(rand.uuid(), "add85867-ccec-46d1-9b06-4978cf07c87c");
     }
 }
 
