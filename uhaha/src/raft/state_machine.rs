@@ -176,7 +176,10 @@ impl<M: Commands> StateMachineStore<M> {
 
     /// Saves the state as it is now. The machine is serialized under the
     /// read lock (applies wait meanwhile); the file is written after. Runs
-    /// on a blocking thread: it waits for the lock by blocking.
+    /// on a blocking thread: it waits for the lock by blocking. tokio's lock
+    /// is fair, so reads that arrive while an apply waits queue behind it:
+    /// during a save both wait for the serialization (which the streaming
+    /// snapshots of the parity issue move out of the lock).
     fn build(&self) -> Result<Snapshot<TypeConfig>, String> {
         self.unsnapshotted.store(0, Ordering::Relaxed);
         let (header, payload) = {
