@@ -441,3 +441,57 @@ fn bare_ports_bind_every_interface_and_advertise_loopback() {
         Ok(Value::Int(1))
     );
 }
+
+/// Found by uhaha-chaos (seed 1, `--nemesis kill,pause`, a stale read):
+/// openraft 0.9 lets a leader that is killed and restarted before its
+/// followers notice resume its old term at once, and computes reads' index
+/// from the commit index it restored, which is saved lazily and may be
+/// older than writes it acknowledged. A restarted node must instead learn
+/// the commit index from a leader of a term that began after the restart.
+#[test]
+fn a_restarted_leader_does_not_resume_its_old_term() {
+    let mut cluster = Cluster::start(TICKET, 3, &[]);
+    let leader = cluster.leader();
+    let last = cluster.ticket_via(leader);
+    let term = |cluster: &Cluster, i: usize| -> String {
+        let info: Vec<String> =
+            redis::from_redis_value(cluster.query(i, &["RAFT", "INFO", "term"]).unwrap()).unwrap();
+        info[1].clone()
+    };
+    let old_term = term(&cluster, leader);
+    cluster.kill(leader);
+    // Back well within an election timeout: the followers have not moved on.
+    cluster.nodes[leader] = Some(cluster.spawn(leader));
+    let now = cluster.leader();
+    assert!(
+        now != leader || term(&cluster, now) != old_term,
+        "node {} leads term {old_term} again after a restart",
+        leader + 1
+    );
+    assert!(cluster.ticket_via(leader) > last);
+}
+
+/// Found by uhaha-chaos (5 nodes, seed 12, `member`): the leader asked to
+/// remove itself stopped Raft as soon as it appended the configuration
+/// without itself, before that was committed, and answered the removal
+/// with an error although it took effect.
+#[test]
+fn the_leader_can_remove_itself() {
+    let cluster = Cluster::start(TICKET, 3, &[]);
+    let leader = cluster.leader();
+    let id = (leader + 1).to_string();
+    assert_eq!(
+        cluster.query(leader, &["RAFT", "SERVER", "REMOVE", &id]),
+        Ok(Value::Int(1))
+    );
+    let others: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    let list: Vec<Value> =
+        redis::from_redis_value(cluster.via(others[0], &["RAFT", "SERVER", "LIST"])).unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(cluster.ticket_via(others[1]) > 0, "the two others go on");
+    cluster.wait_for_reply(
+        leader,
+        &["RAFT", "INFO", "state"],
+        &strings(&["state", "Shutdown"]),
+    );
+}

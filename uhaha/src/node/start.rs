@@ -218,11 +218,7 @@ async fn wait_until_loaded(raft: &Raft) -> Result<(), String> {
 async fn leave_when_removed(raft: Raft, tasks: Tasks) {
     let mut metrics = raft.metrics();
     loop {
-        let removed = {
-            let m = metrics.borrow_and_update();
-            let membership = m.membership_config.membership();
-            m.membership_config.log_id().is_some() && membership.get_node(&m.id).is_none()
-        };
+        let removed = raft::is_removed(&metrics.borrow_and_update());
         if removed {
             raft::stop_removed(&raft, &tasks);
             return;

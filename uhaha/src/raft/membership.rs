@@ -35,6 +35,16 @@ pub struct Status {
     pub snapshot: (u64, u64),
 }
 
+/// Whether this node has applied (so the cluster has committed) a
+/// membership that leaves it out. An appended one is not enough: until it
+/// commits, a new leader may drop it, and the node is still a member.
+pub fn is_removed(m: &openraft::RaftMetrics<NodeId, Node>) -> bool {
+    let membership = &m.membership_config;
+    membership.log_id().is_some()
+        && membership.membership().get_node(&m.id).is_none()
+        && m.last_applied.map(|l| l.index) >= membership.log_id().map(|l| l.index)
+}
+
 impl Status {
     /// Whether this node votes.
     pub fn voter(&self) -> bool {
@@ -238,12 +248,16 @@ impl Cluster {
         self.ensure_leader(&status)?;
         let member = self.member(&status, id)?;
         tracing::info!("removing node {id}");
-        if member.voter {
-            self.change(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
-                .await?;
+        let change = if member.voter {
+            ChangeMembers::RemoveVoters(BTreeSet::from([id]))
         } else {
-            self.change(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
-                .await?;
+            ChangeMembers::RemoveNodes(BTreeSet::from([id]))
+        };
+        match self.change(change, false).await {
+            // A leader that removed itself stops Raft once the change is
+            // applied, which may beat the change's own reply.
+            Err(_) if id == status.id && is_removed(&self.raft.metrics().borrow()) => {}
+            result => result?,
         }
         if id != status.id {
             self.network.tell_removed(id, &member.addr).await;

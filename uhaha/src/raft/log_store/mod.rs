@@ -202,8 +202,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .await
     }
 
+    /// Returns the vote uncommitted. openraft reads it only at startup, and
+    /// 0.9 resumes leadership at once when the stored vote is a committed
+    /// one for this node: a leader killed and restarted before its
+    /// followers noticed would serve linearizable reads from the commit
+    /// index it restored, which is written lazily and may be older than
+    /// writes it acknowledged (openraft#1511; uhaha-chaos seed 1, `kill`).
+    /// An uncommitted vote for the same term makes it a follower that
+    /// learns the commit index from a leader or holds an election, as any
+    /// Raft node does after a restart.
     async fn read_vote(&mut self) -> StorageResult<Option<Vote>> {
-        self.reader.read_meta(VOTE)
+        Ok(self.reader.read_meta::<Vote>(VOTE)?.map(|mut vote| {
+            vote.committed = false;
+            vote
+        }))
     }
 
     /// Returns at once: the id is written about once every [`writer::LAZY_FLUSH`],
