@@ -280,6 +280,22 @@ pub fn query_following(
     }
 }
 
+/// Whether `test` must be skipped because this machine lacks `missing`:
+/// says so on stderr outside CI, and fails the test in CI (`CI` set in the
+/// environment), where `.ci/run` installs what tests need and a test that
+/// never ran must not pass.
+pub fn skip_for_lack_of(test: &str, missing: Option<&str>) -> bool {
+    let Some(what) = missing else {
+        return false;
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} needs {what}, and CI must run it (.ci/run installs it)"
+    );
+    eprintln!("SKIPPED {test}: needs {what}; .ci/run installs it");
+    true
+}
+
 /// A cluster of nodes of one binary with ids 1..=n, node 1 first and the
 /// others joining it, each in its own process on its own loopback port.
 pub struct Cluster {

@@ -10,7 +10,7 @@
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use uhaha_tests::Cluster;
+use uhaha_tests::{skip_for_lack_of, Cluster};
 
 const TYPED: &str = env!("CARGO_BIN_EXE_typed");
 /// How long a script may run before it is killed and the test fails.
@@ -39,20 +39,6 @@ fn lacks_redis_cli() -> Option<&'static str> {
         return Some("python3");
     }
     (!runs("redis-cli", &["--version"])).then_some("redis-cli (apt-get install redis-tools)")
-}
-
-/// Whether `test` must be skipped because this machine lacks `missing`:
-/// says so on stderr outside CI, and fails the test in CI.
-fn skip_for_lack_of(test: &str, missing: Option<&str>) -> bool {
-    let Some(what) = missing else {
-        return false;
-    };
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{test} needs {what}, and CI must run it (.ci/run installs it)"
-    );
-    eprintln!("SKIPPED {test}: needs {what}; .ci/run installs it");
-    true
 }
 
 /// Runs `tests/interop/<script>` with the leader's and a follower's

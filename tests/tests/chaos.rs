@@ -1,0 +1,189 @@
+//! uhaha-chaos against real clusters: under every fault kind the register
+//! (kvdb) and counter (ticket) histories must check out, and the checker
+//! must catch the stale reads that `--openreads` allows under partitions.
+//!
+//! The runs need root (network namespaces and iptables for partitions and
+//! lossy links) and libfaketime (clock jumps); without them the tests are
+//! skipped outside CI and fail in CI, where `.ci/run` installs them. One
+//! run at a time: each starts its own nodes, and two cores shared by
+//! several clusters would turn healthy nodes into slow ones.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+use uhaha_chaos::check::Verdict;
+use uhaha_chaos::nemesis::FaultKind;
+use uhaha_chaos::workload::{Load, Workload};
+use uhaha_chaos::{Options, Report};
+use uhaha_tests::skip_for_lack_of;
+
+const KVDB: &str = env!("CARGO_BIN_EXE_kvdb-node");
+const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
+
+/// One chaos run at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// What the runs need that this machine lacks, if anything.
+fn lacks() -> Option<&'static str> {
+    let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    });
+    let runs = |p: &str, a: &[&str]| {
+        std::process::Command::new(p)
+            .args(a)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !root {
+        Some("root (network namespaces and iptables)")
+    } else if !runs("ip", &["netns", "list"]) || !runs("iptables", &["-V"]) {
+        Some("iproute2 and iptables")
+    } else if !runs("faketime", &["-f", "+0", "true"]) {
+        Some("faketime (libfaketime)")
+    } else {
+        None
+    }
+}
+
+fn register() -> Workload {
+    Workload::Register {
+        set: "SET".into(),
+        get: "GET".into(),
+        keys: 4,
+    }
+}
+
+/// Runs the tool and returns its report and output directory (removed
+/// when the run checks out).
+fn run(
+    name: &str,
+    bin: &str,
+    nodes: usize,
+    seed: u64,
+    nemesis: &str,
+    workload: Workload,
+    extra: &[&str],
+) -> (Report, PathBuf) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let out =
+        std::env::temp_dir().join(format!("uhaha-chaos-{name}-{seed}-{}", std::process::id()));
+    let opts = Options {
+        bin: bin.into(),
+        nodes,
+        length: Duration::from_secs(15),
+        seed,
+        nemesis: FaultKind::parse_list(nemesis).unwrap(),
+        workload,
+        load: Load {
+            clients: 6,
+            rate: 300,
+            timeout: Duration::from_secs(2),
+        },
+        extra: extra.iter().map(|s| s.to_string()).collect(),
+        out: out.clone(),
+        keep_data: false,
+    };
+    let report = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(uhaha_chaos::run(&opts))
+        .unwrap_or_else(|e| {
+            panic!(
+                "the run could not be carried out: {e} (see {})",
+                out.display()
+            )
+        });
+    eprintln!("{}", report.line);
+    (report, out)
+}
+
+/// Asserts a run checked out, with its fault log in the message if not.
+fn assert_valid(report: &Report, out: &PathBuf) {
+    let faults = std::fs::read_to_string(out.join("faults.log")).unwrap_or_default();
+    assert_eq!(
+        report.verdict,
+        Verdict::Valid,
+        "{}\nfaults:\n{faults}(output kept in {})",
+        report.line,
+        out.display()
+    );
+    assert!(
+        report.counts.ok > 100,
+        "too few operations succeeded: {}",
+        report.line
+    );
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn kvdb_register_stays_linearizable_under_every_fault_kind() {
+    if skip_for_lack_of(
+        "kvdb_register_stays_linearizable_under_every_fault_kind",
+        lacks(),
+    ) {
+        return;
+    }
+    for (nodes, seed) in [(3, 11), (5, 12)] {
+        let (report, out) = run("register", KVDB, nodes, seed, "all", register(), &[]);
+        assert!(
+            report.faults.len() >= 3,
+            "few fault kinds came up: {}",
+            report.line
+        );
+        assert_valid(&report, &out);
+    }
+}
+
+#[test]
+fn ticket_counter_loses_and_repeats_nothing_under_every_fault_kind() {
+    if skip_for_lack_of(
+        "ticket_counter_loses_and_repeats_nothing_under_every_fault_kind",
+        lacks(),
+    ) {
+        return;
+    }
+    let counter = Workload::Counter {
+        incr: "TICKET".into(),
+    };
+    let (report, out) = run("counter", TICKET, 3, 13, "all", counter, &[]);
+    assert_valid(&report, &out);
+}
+
+#[test]
+fn open_reads_under_partitions_are_caught_reading_stale_values() {
+    if skip_for_lack_of(
+        "open_reads_under_partitions_are_caught_reading_stale_values",
+        lacks(),
+    ) {
+        return;
+    }
+    // Stale reads need a read on the cut-off side while the other side
+    // writes: likely in every 15 s run, certain over a few seeds.
+    for seed in 1..=4 {
+        let (report, out) = run(
+            "openreads",
+            KVDB,
+            3,
+            seed,
+            "partition",
+            register(),
+            &["--openreads"],
+        );
+        if let Verdict::Invalid(violations) = &report.verdict {
+            assert!(
+                violations[0].reason.contains("explains the read"),
+                "{}",
+                report.line
+            );
+            let page = std::fs::read_to_string(out.join("timeline.html")).unwrap();
+            assert!(
+                page.contains("<svg") && page.contains("✗"),
+                "the timeline marks the culprit"
+            );
+            let _ = std::fs::remove_dir_all(&out);
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    panic!("four runs with --openreads under partitions found no stale read");
+}
