@@ -61,9 +61,11 @@ impl Node {
 
 /// The cluster under test.
 pub struct Cluster {
-    pub spec: Spec,
-    pub net: Net,
+    // Fields drop in order: the processes are killed before their
+    // namespaces go.
     pub nodes: Vec<Node>,
+    pub net: Net,
+    pub spec: Spec,
 }
 
 impl Cluster {
@@ -72,9 +74,9 @@ impl Cluster {
     pub async fn start(spec: Spec, net: Net, n: usize) -> Result<Cluster, String> {
         std::fs::create_dir_all(spec.out.join("nodes")).map_err(|e| e.to_string())?;
         let mut cluster = Cluster {
-            spec,
-            net,
             nodes: Vec::new(),
+            net,
+            spec,
         };
         for i in 0..n {
             let dir = cluster

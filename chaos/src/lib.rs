@@ -78,6 +78,11 @@ pub async fn run(opts: &Options) -> Result<Report, String> {
         return Err(format!("--nodes must be from 1 to 9, not {}", opts.nodes));
     }
     std::fs::create_dir_all(&opts.out).map_err(|e| format!("{}: {e}", opts.out.display()))?;
+    // Dropped after the cluster (locals drop in reverse order).
+    let _data = DataDirs {
+        path: opts.out.join("data"),
+        keep: opts.keep_data,
+    };
     let net = if opts.nemesis.iter().any(|k| k.needs_namespaces()) {
         Net::Namespaces(Namespaces::create(opts.nodes)?)
     } else {
@@ -97,10 +102,23 @@ pub async fn run(opts: &Options) -> Result<Report, String> {
     let mut cluster = Cluster::start(spec, net, opts.nodes).await?;
     let result = exercise(&mut cluster, opts).await;
     cluster.stop().await;
-    if !opts.keep_data {
-        let _ = std::fs::remove_dir_all(opts.out.join("data"));
-    }
     result
+}
+
+/// Deletes the nodes' data directories when dropped, unless they are to be
+/// kept: at the end of a run, after an error, or when the run is
+/// interrupted.
+struct DataDirs {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for DataDirs {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }
 
 /// The run proper, on a started cluster.

@@ -187,3 +187,66 @@ fn open_reads_under_partitions_are_caught_reading_stale_values() {
     }
     panic!("four runs with --openreads under partitions found no stale read");
 }
+
+#[test]
+fn an_interrupted_run_leaves_no_process_namespace_or_data_behind() {
+    if skip_for_lack_of(
+        "an_interrupted_run_leaves_no_process_namespace_or_data_behind",
+        lacks(),
+    ) {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let out = std::env::temp_dir().join(format!("uhaha-chaos-interrupted-{}", std::process::id()));
+    let opts = Options {
+        bin: KVDB.into(),
+        nodes: 3,
+        length: Duration::from_secs(60),
+        seed: 5,
+        nemesis: FaultKind::parse_list("partition,pause,clock").unwrap(),
+        workload: register(),
+        load: Load {
+            clients: 2,
+            rate: 100,
+            timeout: Duration::from_secs(2),
+        },
+        extra: Vec::new(),
+        out: out.clone(),
+        keep_data: false,
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // Dropping the run's future is what Ctrl-C and SIGTERM do in main.
+    let outcome = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(8), uhaha_chaos::run(&opts)).await
+    });
+    assert!(outcome.is_err(), "the run was to be interrupted");
+    drop(runtime);
+    let prefix = format!("uhc{}", std::process::id());
+    uhaha_tests::eventually("the run's nodes, namespaces and data to be gone", || {
+        let netns = std::process::Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap();
+        let links = std::process::Command::new("ip")
+            .args(["-o", "link"])
+            .output()
+            .unwrap();
+        let left: Vec<String> = String::from_utf8_lossy(&netns.stdout)
+            .lines()
+            .chain(String::from_utf8_lossy(&links.stdout).lines())
+            .filter(|l| l.contains(&prefix))
+            .map(String::from)
+            .collect();
+        let nodes = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+            .filter(|cmd| String::from_utf8_lossy(cmd).contains(&*out.to_string_lossy()))
+            .count();
+        match (left.is_empty(), nodes, out.join("data").exists()) {
+            (true, 0, false) => Ok(()),
+            state => Err(format!("{state:?} {left:?}")),
+        }
+    });
+    assert!(out.join("faults.log").exists(), "the output stays");
+    let _ = std::fs::remove_dir_all(&out);
+}
