@@ -89,6 +89,15 @@ impl NodeProcess {
         }
     }
 
+    /// How many lines containing `needle` the node has logged so far
+    /// (those it logged up to now, without waiting for more).
+    pub fn count_logged(&mut self, needle: &str) -> usize {
+        while let Ok(line) = self.lines.try_recv() {
+            self.history.push(line);
+        }
+        self.history.iter().filter(|l| l.contains(needle)).count()
+    }
+
     /// Waits until the node logs [`READY`].
     pub fn wait_ready(&mut self) {
         self.wait_for_line(READY);

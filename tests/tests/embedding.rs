@@ -225,7 +225,7 @@ async fn a_bad_config_is_a_typed_error_before_anything_starts() {
         ),
         (
             Config {
-                snapshot_logs: 0,
+                snapshot_logs: Some(0),
                 ..good.clone()
             },
             uhaha::ConfigError::ZeroSnapshotLogs,

@@ -232,9 +232,9 @@ fn disk_use_stays_bounded_under_endless_writes() {
     // A snapshot may still be under way (its temporary file, or the new
     // file before the oldest is dropped): wait for it to finish.
     let snapshots = dir.path().join("ticket/1/snapshots");
-    eventually("old snapshots to be dropped (3 kept)", || {
+    eventually("old snapshots to be dropped (2 kept)", || {
         let files = std::fs::read_dir(&snapshots).unwrap().count();
-        (files <= 3).then_some(()).ok_or(format!("{files} files"))
+        (files <= 2).then_some(()).ok_or(format!("{files} files"))
     });
 }
 
@@ -265,4 +265,60 @@ fn snapshots_count_commands_not_the_entries_that_batch_them() {
             other => Err(format!("{other:?}")),
         }
     });
+}
+
+/// The default policy follows the state's size: each snapshot waits for a
+/// log as large as the snapshot before it, so a state that grows by the
+/// same step per command is snapshotted ever more rarely (a count of
+/// commands would snapshot it at a fixed pace, rewriting a bigger state
+/// each time).
+#[test]
+fn a_growing_state_is_snapshotted_ever_more_rarely() {
+    let dir = data_dir();
+    let mut node = NodeProcess::start(
+        KVDB,
+        &[
+            "-d",
+            &dir_arg(dir.path()),
+            "--snapshot-min-log",
+            "64KB",
+            "--nosync",
+        ],
+    );
+    let mut con = node.client();
+    let value = "v".repeat(1000);
+    let mut taken = Vec::new();
+    for round in 0..4 {
+        // Round r doubles the number of keys: 250, 500, 1000, 2000.
+        let (from, to) = (
+            if round == 0 { 0 } else { 250 << (round - 1) },
+            250 << round,
+        );
+        let mut pipe = redis::pipe();
+        for k in from..to {
+            pipe.cmd("SET").arg(format!("key{k}")).arg(&value).ignore();
+        }
+        let () = pipe.query(&mut con).unwrap();
+        // A snapshot that is due is asked for within 100 ms; one more SET
+        // after that wait lets a last one show up in the log.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let _: () = redis::cmd("SET")
+            .arg("tail")
+            .arg(round)
+            .query(&mut con)
+            .unwrap();
+        taken.push(node.count_logged("saved ("));
+    }
+    eprintln!("snapshots after 250, 500, 1000, 2000 keys: {taken:?}");
+    // 2 MB of log in all, in 64 KB pieces, would be 30 snapshots; by size,
+    // each waits for the log to match the state: 64 KB, 128 KB, ... 1 MB.
+    assert!(taken[3] >= 3, "the log is compacted: {taken:?}");
+    assert!(
+        taken[3] <= 8,
+        "snapshots follow the state's size: {taken:?}"
+    );
+    assert!(
+        taken[3] - taken[2] <= 2,
+        "doubling the state adds a snapshot or two, not twice as many: {taken:?}"
+    );
 }

@@ -37,6 +37,12 @@ pub enum ConfigError {
     /// A snapshot every 0 commands.
     #[error("--snapshot-logs must be at least 1")]
     ZeroSnapshotLogs,
+    /// A snapshot whenever anything at all was applied.
+    #[error("--snapshot-growth must be at least 1 (percent)")]
+    ZeroSnapshotGrowth,
+    /// No snapshot kept, not even the one the log was compacted to.
+    #[error("--snapshot-keep must be at least 1")]
+    ZeroSnapshotKeep,
     /// No time at all for a connection's first request.
     #[error("the handshake timeout (--handshake-timeout) must be at least 1 s")]
     ZeroHandshakeTimeout,

@@ -150,15 +150,42 @@ struct Flags {
         help_heading = "Advanced options"
     )]
     tick: u64,
-    /// Take a snapshot (and compact the log) every this many log entries
+    /// Snapshot (and compact the log) when the log since the last snapshot
+    /// has grown to this percentage of that snapshot's size
     #[arg(
-        long = "snapshot-logs",
-        value_name = "n",
-        default_value_t = 10_000,
+        long = "snapshot-growth",
+        value_name = "percent",
+        default_value_t = 100,
         value_parser = clap::value_parser!(u64).range(1..),
         help_heading = "Advanced options"
     )]
-    snapshot_logs: u64,
+    snapshot_growth: u64,
+    /// ...and to at least this size (bytes, or with KB, MB, GB)
+    #[arg(
+        long = "snapshot-min-log",
+        value_name = "size",
+        default_value = "8MB",
+        value_parser = byte_size,
+        help_heading = "Advanced options"
+    )]
+    snapshot_min_log: u64,
+    /// Snapshot every this many commands instead, as uhaha does
+    #[arg(
+        long = "snapshot-logs",
+        value_name = "n",
+        value_parser = clap::value_parser!(u64).range(1..),
+        help_heading = "Advanced options"
+    )]
+    snapshot_logs: Option<u64>,
+    /// How many snapshot files to keep: the newest and the ones before it
+    #[arg(
+        long = "snapshot-keep",
+        value_name = "n",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u64).range(1..),
+        help_heading = "Advanced options"
+    )]
+    snapshot_keep: u64,
     /// Answer TRY <leader> instead of MOVED 0 <leader> on followers
     #[arg(long = "try-errors", hide = true)]
     try_errors: bool,
@@ -210,6 +237,9 @@ pub fn parse<M: Machine>(table: &CommandTable) -> Result<Invocation, clap::Error
         },
         tick: Duration::from_millis(flags.tick),
         snapshot_logs: flags.snapshot_logs,
+        snapshot_growth: flags.snapshot_growth,
+        snapshot_min_log: flags.snapshot_min_log,
+        snapshot_keep: usize::try_from(flags.snapshot_keep).unwrap_or(usize::MAX),
         restore: flags.restore,
         tls_cert: flags.tls_cert,
         tls_key: flags.tls_key,
@@ -257,4 +287,40 @@ pub fn init_logging(level: &str) {
         )
         .with(targets)
         .init();
+}
+
+/// Parses a size: bytes, or a number with `KB`, `MB` or `GB` (powers of
+/// 1024, any case, the `B` optional).
+fn byte_size(text: &str) -> Result<u64, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let digits = upper.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let shift = match upper[digits.len()..].trim_end_matches('B') {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        _ => return Err(format!("{text:?} is not a size (for example 8MB)")),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("{text:?} is not a size (for example 8MB)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_size;
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(byte_size("8MB"), Ok(8 << 20));
+        assert_eq!(byte_size("512k"), Ok(512 << 10));
+        assert_eq!(byte_size("1 GB"), Ok(1 << 30));
+        assert_eq!(byte_size("4096"), Ok(4096));
+        assert!(byte_size("8TB").is_err());
+        assert!(byte_size("MB").is_err());
+        assert!(byte_size("99999999999GB").is_err());
+    }
 }

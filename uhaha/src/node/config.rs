@@ -48,8 +48,16 @@ pub struct Config {
     pub redirect: Redirect,
     /// How often the leader ticks (`--tick`).
     pub tick: Duration,
-    /// Take a snapshot every this many log entries (`--snapshot-logs`).
-    pub snapshot_logs: u64,
+    /// Snapshot every this many commands (`--snapshot-logs`) instead of
+    /// by size.
+    pub snapshot_logs: Option<u64>,
+    /// Snapshot when the log since the last snapshot has grown to this
+    /// percentage of that snapshot's size (`--snapshot-growth`)...
+    pub snapshot_growth: u64,
+    /// ...and to at least this many bytes (`--snapshot-min-log`).
+    pub snapshot_min_log: u64,
+    /// How many snapshot files to keep (`--snapshot-keep`).
+    pub snapshot_keep: usize,
     /// A snapshot file to start a new single-node cluster from
     /// (`--restore`).
     pub restore: Option<PathBuf>,
@@ -83,7 +91,10 @@ impl Default for Config {
             openreads: false,
             redirect: Redirect::Moved,
             tick: Duration::from_millis(200),
-            snapshot_logs: 10_000,
+            snapshot_logs: None,
+            snapshot_growth: 100,
+            snapshot_min_log: 8 << 20,
+            snapshot_keep: 2,
             restore: None,
             limits: Limits::default(),
             tls_cert: None,
@@ -95,6 +106,18 @@ impl Default for Config {
 }
 
 impl Config {
+    /// When the node snapshots.
+    pub(crate) fn snapshot_policy(&self) -> crate::raft::snapshot_policy::Policy {
+        use crate::raft::snapshot_policy::Policy;
+        match self.snapshot_logs {
+            Some(n) => Policy::Commands(n),
+            None => Policy::Growth {
+                percent: self.snapshot_growth,
+                min_log: self.snapshot_min_log,
+            },
+        }
+    }
+
     /// Checks that a node can run with this config. Starting a node checks
     /// it first, so a config made in code gets the same checks as the
     /// command line's flags (which clap checks too, to point at the flag).
@@ -111,8 +134,14 @@ impl Config {
         if self.tick.is_zero() {
             return Err(ConfigError::ZeroTick);
         }
-        if self.snapshot_logs == 0 {
+        if self.snapshot_logs == Some(0) {
             return Err(ConfigError::ZeroSnapshotLogs);
+        }
+        if self.snapshot_growth == 0 {
+            return Err(ConfigError::ZeroSnapshotGrowth);
+        }
+        if self.snapshot_keep == 0 {
+            return Err(ConfigError::ZeroSnapshotKeep);
         }
         if self.handshake_timeout.is_zero() {
             return Err(ConfigError::ZeroHandshakeTimeout);

@@ -47,8 +47,10 @@ pub(crate) async fn start<M: Commands>(
     let log =
         LogStore::open(&dir.join("raft.redb"), !config.nosync).map_err(StartError::Storage)?;
     let table = Arc::new(CommandTable::new(M::COMMANDS));
-    let snapshots =
-        Arc::new(SnapshotDir::open(&dir.join("snapshots")).map_err(StartError::Storage)?);
+    let snapshots = Arc::new(
+        SnapshotDir::open(&dir.join("snapshots"), config.snapshot_keep)
+            .map_err(StartError::Storage)?,
+    );
     let machine = StateMachineStore::<M>::open(table.clone(), snapshots.clone())
         .map_err(StartError::Storage)?;
     if let Some(bytes) = &restore {
@@ -56,7 +58,7 @@ pub(crate) async fn start<M: Commands>(
         tracing::info!("recovery successful");
     }
     let state = machine.state();
-    let unsnapshotted = machine.unsnapshotted();
+    let progress = machine.progress();
     let snapshot_failures = machine.build_failures();
 
     let listen_error = |source| StartError::Listen {
@@ -74,7 +76,7 @@ pub(crate) async fn start<M: Commands>(
     let network = Network::new(config.id, secret, tls.clone());
     let raft = Raft::new(
         config.id,
-        raft::raft_config(M::NAME, config.snapshot_logs),
+        raft::raft_config(M::NAME),
         network.clone(),
         log,
         machine,
@@ -124,7 +126,7 @@ pub(crate) async fn start<M: Commands>(
     }
     let tasks = &shared.tasks;
     raft::ticker::start(raft.clone(), shared.proposer.clone(), config.tick, tasks);
-    raft::snapshot_policy::start(raft.clone(), unsnapshotted, config.snapshot_logs, tasks);
+    raft::snapshot_policy::start(raft.clone(), progress, config.snapshot_policy(), tasks);
     tracing::info!("logs loaded: ready for commands");
     tasks.spawn(leave_when_removed(raft, tasks.clone()));
     Ok(shared)

@@ -61,9 +61,9 @@ pub type Command = Vec<Bytes>;
 pub use network::Network;
 pub use peer::{check_handshake, serve_peer, stop_removed, MAGIC};
 
-/// The Raft settings of a uhaha node that snapshots every `snapshot_logs`
-/// entries.
-pub fn raft_config(cluster_name: &str, snapshot_logs: u64) -> std::sync::Arc<openraft::Config> {
+/// The Raft settings of a uhaha node. Snapshots are asked for by
+/// [`snapshot_policy`], which counts commands and bytes, not entries.
+pub fn raft_config(cluster_name: &str) -> std::sync::Arc<openraft::Config> {
     let config = openraft::Config {
         cluster_name: cluster_name.to_string(),
         heartbeat_interval: 100,
@@ -71,12 +71,12 @@ pub fn raft_config(cluster_name: &str, snapshot_logs: u64) -> std::sync::Arc<ope
         election_timeout_max: 1000,
         // The default, 200 ms per chunk, fails on any real snapshot.
         install_snapshot_timeout: 10_000,
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(snapshot_logs),
+        snapshot_policy: openraft::SnapshotPolicy::Never,
         // Keep some log behind a snapshot, so that a follower a little
         // behind catches up from the log rather than a whole snapshot.
         // An entry carries many commands under load, so a hundred entries
         // is plenty.
-        max_in_snapshot_log_to_keep: snapshot_logs.min(100),
+        max_in_snapshot_log_to_keep: 100,
         ..Default::default()
     };
     std::sync::Arc::new(config.validate().expect("the raft settings are valid"))

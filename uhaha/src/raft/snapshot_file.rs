@@ -28,8 +28,6 @@ use std::path::{Path, PathBuf};
 pub const MAGIC: &[u8; 8] = b"UHAHASNP";
 /// The format version this code writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
-/// How many snapshot files a node keeps.
-const RETAIN: usize = 3;
 
 /// What a snapshot knows besides the machine's bytes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,6 +83,8 @@ pub struct Listed {
 /// The directory of a node's snapshot files.
 pub struct SnapshotDir {
     dir: PathBuf,
+    /// How many files it keeps (`--snapshot-keep`), at least one.
+    keep: usize,
 }
 
 /// Whether a snapshot id has its only legal shape, `<n>-<n>-<n>`: the id
@@ -103,8 +103,9 @@ pub fn new_id(term: u64, index: u64, clock: &Clock) -> String {
 }
 
 impl SnapshotDir {
-    /// Opens (and creates) `dir`, removing files a crash left half-written.
-    pub fn open(dir: &Path) -> Result<SnapshotDir, String> {
+    /// Opens (and creates) `dir`, which keeps the newest `keep` snapshots,
+    /// removing files a crash left half-written.
+    pub fn open(dir: &Path, keep: usize) -> Result<SnapshotDir, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
         let dir = dir.canonicalize().map_err(|e| e.to_string())?;
         for entry in std::fs::read_dir(&dir)
@@ -115,7 +116,10 @@ impl SnapshotDir {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        Ok(SnapshotDir { dir })
+        Ok(SnapshotDir {
+            dir,
+            keep: keep.max(1),
+        })
     }
 
     /// The file of snapshot `id`, which must be valid.
@@ -138,7 +142,7 @@ impl SnapshotDir {
             std::fs::File::open(&self.dir)?.sync_all()
         };
         write().map_err(|e| format!("write snapshot {}: {e}", path.display()))?;
-        for old in self.ids().into_iter().skip(RETAIN) {
+        for old in self.ids().into_iter().skip(self.keep) {
             if let Some(path) = self.path(&old) {
                 let _ = std::fs::remove_file(path);
             }
@@ -280,9 +284,9 @@ mod tests {
     }
 
     #[test]
-    fn the_directory_keeps_the_newest_three() {
+    fn the_directory_keeps_the_newest_few() {
         let tmp = std::env::temp_dir().join(format!("uhaha-snap-test-{}", std::process::id()));
-        let dir = SnapshotDir::open(&tmp).unwrap();
+        let dir = SnapshotDir::open(&tmp, 3).unwrap();
         for index in [5, 50, 7, 100, 9] {
             dir.write(&format!("1-{index}-0"), &encode(&header(), b"x").unwrap())
                 .unwrap();

@@ -5,13 +5,13 @@ use super::{Command, Entry, LogId, Node, NodeId, StorageResult, TypeConfig};
 use crate::command::{Args, Builtin, CommandTable, Commands, Reply, Route};
 use crate::machine::{command_reply, contain, contain_snapshot, Clock, Ctx};
 use crate::raft::snapshot_file::{self, Header, SnapshotDir};
+use crate::raft::snapshot_policy::Progress;
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{
     EntryPayload, ErrorSubject, ErrorVerb, RaftSnapshotBuilder, StorageError, StorageIOError,
     StoredMembership,
 };
 use std::io::Cursor;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{watch, RwLock};
 
@@ -98,9 +98,9 @@ pub struct StateMachineStore<M> {
     state: Arc<RwLock<Applied<M>>>,
     table: Arc<CommandTable>,
     snapshots: Arc<SnapshotDir>,
-    /// Commands applied since the last snapshot began; see
+    /// What was applied since the last snapshot began; see
     /// [`super::snapshot_policy`].
-    unsnapshotted: Arc<AtomicU64>,
+    progress: Arc<Progress>,
     /// The error of the newest snapshot build that failed, for whoever
     /// asked for the snapshot; see [`StateMachineStore::build_failures`].
     build_failures: Arc<watch::Sender<Option<String>>>,
@@ -112,7 +112,7 @@ impl<M> Clone for StateMachineStore<M> {
             state: self.state.clone(),
             table: self.table.clone(),
             snapshots: self.snapshots.clone(),
-            unsnapshotted: self.unsnapshotted.clone(),
+            progress: self.progress.clone(),
             build_failures: self.build_failures.clone(),
         }
     }
@@ -131,10 +131,12 @@ fn snapshot_error(verb: ErrorVerb, e: impl ToString) -> StorageError<NodeId> {
 impl<M: Commands> StateMachineStore<M> {
     /// A store over the newest snapshot in `snapshots`, or a fresh state.
     pub fn open(table: Arc<CommandTable>, snapshots: Arc<SnapshotDir>) -> Result<Self, String> {
+        let progress = Arc::new(Progress::default());
         let applied = match snapshots.newest()? {
             Some(bytes) => {
                 let (applied, meta) = Applied::from_snapshot(&bytes)?;
                 tracing::info!("loaded snapshot {}", meta.snapshot_id);
+                progress.snapshot_size(bytes.len() as u64);
                 applied
             }
             None => Applied::default(),
@@ -143,7 +145,7 @@ impl<M: Commands> StateMachineStore<M> {
             state: Arc::new(RwLock::new(applied)),
             table,
             snapshots,
-            unsnapshotted: Arc::default(),
+            progress,
             build_failures: Arc::new(watch::Sender::new(None)),
         })
     }
@@ -169,9 +171,9 @@ impl<M: Commands> StateMachineStore<M> {
         self.build_failures.subscribe()
     }
 
-    /// The count of commands applied since the last snapshot began.
-    pub fn unsnapshotted(&self) -> Arc<AtomicU64> {
-        self.unsnapshotted.clone()
+    /// What was applied since the last snapshot began.
+    pub fn progress(&self) -> Arc<Progress> {
+        self.progress.clone()
     }
 
     /// Saves the state as it is now. The machine is serialized under the
@@ -181,7 +183,7 @@ impl<M: Commands> StateMachineStore<M> {
     /// during a save both wait for the serialization (which the streaming
     /// snapshots of the parity issue move out of the lock).
     fn build(&self) -> Result<Snapshot<TypeConfig>, String> {
-        self.unsnapshotted.store(0, Ordering::Relaxed);
+        self.progress.restart();
         let (header, payload) = {
             let state = self.state.blocking_read();
             let (term, index) = state
@@ -201,6 +203,7 @@ impl<M: Commands> StateMachineStore<M> {
         };
         let bytes = snapshot_file::encode(&header, &payload)?;
         self.snapshots.write(&header.meta.snapshot_id, &bytes)?;
+        self.progress.snapshot_size(bytes.len() as u64);
         tracing::info!(
             "snapshot {} saved ({} bytes)",
             header.meta.snapshot_id,
@@ -265,13 +268,15 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
                 EntryPayload::Blank => replies.push(Vec::new()),
                 EntryPayload::Normal(batch) => {
                     state.clock.advance(batch.stamp, batch.seed);
-                    self.unsnapshotted
-                        .fetch_add(batch.commands.len() as u64, Ordering::Relaxed);
+                    self.progress.entry();
                     let table = &self.table;
                     let out = batch
                         .commands
                         .iter()
-                        .map(|c| state.apply_command(table, c))
+                        .map(|c| {
+                            self.progress.applied(c);
+                            state.apply_command(table, c)
+                        })
                         .collect();
                     replies.push(out);
                 }
@@ -299,6 +304,7 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> StorageResult<()> {
         let bytes = snapshot.into_inner();
+        let snapshot_len = bytes.len() as u64;
         let (applied, _) =
             Applied::<M>::from_snapshot(&bytes).map_err(|e| snapshot_error(ErrorVerb::Read, e))?;
         let snapshots = self.snapshots.clone();
@@ -308,7 +314,8 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
             .map_err(|e| snapshot_error(ErrorVerb::Write, e))?
             .map_err(|e| snapshot_error(ErrorVerb::Write, e))?;
         tracing::info!("installed snapshot {}", meta.snapshot_id);
-        self.unsnapshotted.store(0, Ordering::Relaxed);
+        self.progress.restart();
+        self.progress.snapshot_size(snapshot_len);
         *self.state.write().await = applied;
         Ok(())
     }

@@ -77,7 +77,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachineStore<Empty>, TempDir> for B
         let dir = TempDir::new();
         let log = LogStore::open(&dir.0.join("raft.redb"), true).unwrap();
         let table = Arc::new(CommandTable::new(Empty::COMMANDS));
-        let snapshots = Arc::new(SnapshotDir::open(&dir.0.join("snapshots")).unwrap());
+        let snapshots = Arc::new(SnapshotDir::open(&dir.0.join("snapshots"), 2).unwrap());
         let machine = StateMachineStore::open(table, snapshots).unwrap();
         Ok((dir, log, machine))
     }
