@@ -3,15 +3,25 @@
 //!
 //! A file is a small versioned header (the machine's clock and random state
 //! and the Raft position it covers) followed by the machine's own bytes
-//! (`Machine::save`):
+//! (`Machine::save`), compressed:
 //!
 //! ```text
 //! "UHAHASNP"          8 bytes, the magic
-//! version             u32 little-endian, 1
+//! version             u32 little-endian, 2
+//! compression         u8: 0 none, 1 LZ4 frame
 //! header length       u32 little-endian
 //! header              codec-encoded Header
-//! payload             the rest of the file
+//! payload             the rest of the file, compressed
 //! ```
+//!
+//! Version 1 files (no compression byte, the payload as it is) still load.
+//! The payload is compressed with LZ4 as it streams to the file, so the
+//! state is never in memory twice. LZ4 (lz4_flex, pure Rust) rather than
+//! zstd: measured on this project's machines, zstd -1 compresses 1.2x to
+//! 2.6x better (kvdb with redis-benchmark's values: 37x against 14x; with
+//! random values 1.18x against 1.13x; timeseries 2.4x against 1.85x) but
+//! 2.5x to 4.5x slower (170 against 776 MB/s on random values), and the
+//! zstd crate builds the C library.
 //!
 //! The same bytes travel to a follower that installs the snapshot, come out
 //! of `RAFT SNAPSHOT READ`, and go into `--restore`.
@@ -21,13 +31,21 @@ use crate::machine::Clock;
 use crate::raft::{Node, NodeId};
 use openraft::SnapshotMeta;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
+use std::borrow::Cow;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The first bytes of every snapshot file.
 pub const MAGIC: &[u8; 8] = b"UHAHASNP";
-/// The format version this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this code writes; it reads version 1 too.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// How a file's payload is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    None = 0,
+    Lz4 = 1,
+}
 
 /// What a snapshot knows besides the machine's bytes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,35 +56,78 @@ pub struct Header {
     pub meta: SnapshotMeta<NodeId, Node>,
 }
 
-/// Writes a snapshot file's bytes.
-pub fn encode(header: &Header, payload: &[u8]) -> Result<Vec<u8>, String> {
-    let head = codec::encode(header).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(16 + head.len() + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&(head.len() as u32).to_le_bytes());
-    out.extend_from_slice(&head);
-    out.extend_from_slice(payload);
-    Ok(out)
+/// Writes a snapshot file into `out`, compressing the payload as it goes.
+pub fn write_to(out: &mut impl Write, header: &Header, payload: &[u8]) -> std::io::Result<()> {
+    let head = codec::encode(header).map_err(std::io::Error::other)?;
+    out.write_all(MAGIC)?;
+    out.write_all(&FORMAT_VERSION.to_le_bytes())?;
+    out.write_all(&[Compression::Lz4 as u8])?;
+    out.write_all(&(head.len() as u32).to_le_bytes())?;
+    out.write_all(&head)?;
+    // The content checksum also tells a torn file from a whole one.
+    let frame = lz4_flex::frame::FrameInfo::new().content_checksum(true);
+    let mut lz4 = lz4_flex::frame::FrameEncoder::with_frame_info(frame, out);
+    lz4.write_all(payload)?;
+    lz4.finish().map_err(std::io::Error::other)?;
+    Ok(())
 }
 
-/// Reads a snapshot file's bytes into its header and payload.
-pub fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), String> {
+/// A snapshot file's bytes.
+#[cfg(test)]
+pub fn encode(header: &Header, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_to(&mut out, header, payload).expect("writes to memory");
+    out
+}
+
+/// Splits a file into its header, its payload's compression and the
+/// payload as stored.
+fn parse(bytes: &[u8]) -> Result<(Header, Compression, &[u8]), String> {
     if bytes.len() < 16 || &bytes[..8] != MAGIC {
         return Err("not a uhaha snapshot: invalid snapshot signature".into());
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    if version != FORMAT_VERSION {
-        return Err(format!(
-            "snapshot format version {version} is not supported (this node reads {FORMAT_VERSION})"
-        ));
-    }
-    let len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
-    let head = bytes
-        .get(16..16 + len)
+    let (compression, rest) = match version {
+        1 => (Compression::None, &bytes[12..]),
+        2 => match bytes[12] {
+            0 => (Compression::None, &bytes[13..]),
+            1 => (Compression::Lz4, &bytes[13..]),
+            other => return Err(format!("snapshot compression {other} is not supported")),
+        },
+        _ => {
+            return Err(format!(
+                "snapshot format version {version} is not supported (this node reads 1 and {FORMAT_VERSION})"
+            ))
+        }
+    };
+    let len = rest
+        .get(..4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
         .ok_or("snapshot header is truncated")?;
+    let head = rest.get(4..4 + len).ok_or("snapshot header is truncated")?;
     let header = codec::decode(head).map_err(|e| format!("snapshot header: {e}"))?;
-    Ok((header, &bytes[16 + len..]))
+    Ok((header, compression, &rest[4 + len..]))
+}
+
+/// Reads a snapshot file's header alone.
+pub fn decode_header(bytes: &[u8]) -> Result<Header, String> {
+    parse(bytes).map(|(header, _, _)| header)
+}
+
+/// Reads a snapshot file's bytes into its header and payload.
+pub fn decode(bytes: &[u8]) -> Result<(Header, Cow<'_, [u8]>), String> {
+    let (header, compression, stored) = parse(bytes)?;
+    let payload = match compression {
+        Compression::None => Cow::Borrowed(stored),
+        Compression::Lz4 => {
+            let mut out = Vec::new();
+            lz4_flex::frame::FrameDecoder::new(stored)
+                .read_to_end(&mut out)
+                .map_err(|e| format!("snapshot payload: {e}"))?;
+            Cow::Owned(out)
+        }
+    };
+    Ok((header, payload))
 }
 
 /// A snapshot as `RAFT SNAPSHOT LIST` shows it.
@@ -127,16 +188,27 @@ impl SnapshotDir {
         valid_id(id).then(|| self.dir.join(format!("{id}.snap")))
     }
 
-    /// Writes a snapshot durably: a temporary file, fsynced, renamed, and
-    /// the directory fsynced. Then drops all but the newest few.
+    /// Writes a snapshot's bytes durably; see [`SnapshotDir::write_with`].
     pub fn write(&self, id: &str, bytes: &[u8]) -> Result<(), String> {
+        self.write_with(id, |file| file.write_all(bytes))
+    }
+
+    /// Writes a snapshot durably with `fill`: a temporary file, fsynced,
+    /// renamed, and the directory fsynced. Then drops all but the newest
+    /// few.
+    pub fn write_with(
+        &self,
+        id: &str,
+        fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+    ) -> Result<(), String> {
         let path = self
             .path(id)
             .ok_or_else(|| format!("invalid snapshot id {id:?}"))?;
         let tmp = path.with_extension("snap.tmp");
         let write = || -> std::io::Result<()> {
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(bytes)?;
+            let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            fill(&mut file)?;
+            let file = file.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             std::fs::rename(&tmp, &path)?;
             std::fs::File::open(&self.dir)?.sync_all()
@@ -195,7 +267,7 @@ impl SnapshotDir {
             .into_iter()
             .filter_map(|id| {
                 let bytes = self.read(&id).ok()?;
-                let (header, _) = decode(&bytes).ok()?;
+                let header = decode_header(&bytes).ok()?;
                 Some(Listed {
                     id,
                     size: bytes.len() as u64,
@@ -233,37 +305,69 @@ mod tests {
 
     #[test]
     fn the_format_is_pinned() {
-        let bytes = encode(&header(), b"payload").unwrap();
+        let bytes = encode(&header(), b"payload");
         assert_eq!(&bytes[..8], b"UHAHASNP");
         assert_eq!(
             &bytes[8..12],
-            &[1, 0, 0, 0],
-            "format version 1, little-endian"
+            &[2, 0, 0, 0],
+            "format version 2, little-endian"
         );
-        let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
-        assert_eq!(bytes.len(), 16 + len + 7);
-        assert!(bytes.ends_with(b"payload"));
+        assert_eq!(bytes[12], 1, "the payload is an LZ4 frame");
+        let len = u32::from_le_bytes(bytes[13..17].try_into().unwrap()) as usize;
+        assert_eq!(
+            &bytes[17 + len..17 + len + 4],
+            &[0x04, 0x22, 0x4d, 0x18],
+            "LZ4's frame magic"
+        );
         let (back, payload) = decode(&bytes).unwrap();
-        assert_eq!(payload, b"payload");
+        assert_eq!(&payload[..], b"payload");
         assert_eq!(back.clock.now, 1_700_000_000_123_456_789);
         assert_eq!(back.clock.start, 1_700_000_000_123_456_789);
         assert_eq!(back.meta.snapshot_id, "3-16421-1700000000123");
         assert_eq!(back.meta.last_log_id.unwrap().index, 16421);
         // The header starts with the clock: start and now as varints.
-        let head = &bytes[16..16 + len];
+        let head = &bytes[17..17 + len];
         assert_eq!(head[0], 0xfd, "bincode's varint marker for a u64 start");
         assert_eq!(&head[1..9], &1_700_000_000_123_456_789u64.to_le_bytes());
     }
 
     #[test]
+    fn version_1_files_still_load() {
+        let head = codec::encode(&header()).unwrap();
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(MAGIC);
+        v1.extend_from_slice(&1u32.to_le_bytes());
+        v1.extend_from_slice(&(head.len() as u32).to_le_bytes());
+        v1.extend_from_slice(&head);
+        v1.extend_from_slice(b"payload");
+        let (back, payload) = decode(&v1).unwrap();
+        assert_eq!(&payload[..], b"payload");
+        assert_eq!(back.meta.last_log_id.unwrap().index, 16421);
+    }
+
+    #[test]
+    fn a_repetitive_payload_is_stored_small() {
+        let payload = b"key:000000000001 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx".repeat(10_000);
+        let bytes = encode(&header(), &payload);
+        assert!(bytes.len() < payload.len() / 5, "{} bytes", bytes.len());
+        assert_eq!(decode(&bytes).unwrap().1, &payload[..]);
+    }
+
+    #[test]
     fn bad_files_are_refused() {
-        let good = encode(&header(), b"x").unwrap();
+        let good = encode(&header(), b"x");
         assert!(decode(b"SNAP0001........").is_err());
         assert!(decode(&good[..10]).is_err());
         let mut future = good.clone();
-        future[8] = 2;
-        assert!(decode(&future).unwrap_err().contains("version 2"));
+        future[8] = 3;
+        assert!(decode(&future).unwrap_err().contains("version 3"));
+        let mut unknown = good.clone();
+        unknown[12] = 9;
+        assert!(decode(&unknown).unwrap_err().contains("compression 9"));
         assert!(decode(&good[..20]).is_err(), "a truncated header");
+        let mut torn = good.clone();
+        torn.truncate(good.len() - 3);
+        assert!(decode(&torn).is_err(), "a truncated payload");
     }
 
     #[test]
@@ -288,7 +392,7 @@ mod tests {
         let tmp = std::env::temp_dir().join(format!("uhaha-snap-test-{}", std::process::id()));
         let dir = SnapshotDir::open(&tmp, 3).unwrap();
         for index in [5, 50, 7, 100, 9] {
-            dir.write(&format!("1-{index}-0"), &encode(&header(), b"x").unwrap())
+            dir.write(&format!("1-{index}-0"), &encode(&header(), b"x"))
                 .unwrap();
         }
         assert_eq!(dir.ids(), ["1-100-0", "1-50-0", "1-9-0"]);

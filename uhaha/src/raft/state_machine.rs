@@ -79,9 +79,10 @@ impl<M: Commands> Applied<M> {
     }
 
     /// A state read from a snapshot file's bytes.
-    fn from_snapshot(bytes: &[u8]) -> Result<(Applied<M>, SnapshotMeta<NodeId, Node>), String> {
+    fn from_snapshot(bytes: &[u8]) -> Result<Loaded<M>, String> {
         let (header, payload) = snapshot_file::decode(bytes)?;
-        let machine = contain_snapshot(|| M::load(payload))
+        let size = payload.len() as u64;
+        let machine = contain_snapshot(|| M::load(&payload))
             .map_err(|e| format!("restore the machine: {e}"))?;
         let applied = Applied {
             machine,
@@ -89,8 +90,20 @@ impl<M: Commands> Applied<M> {
             last_applied: header.meta.last_log_id,
             membership: header.meta.last_membership.clone(),
         };
-        Ok((applied, header.meta))
+        Ok(Loaded {
+            applied,
+            meta: header.meta,
+            size,
+        })
     }
+}
+
+/// A state loaded from a snapshot file.
+struct Loaded<M> {
+    applied: Applied<M>,
+    meta: SnapshotMeta<NodeId, Node>,
+    /// The size of the machine's bytes, uncompressed.
+    size: u64,
 }
 
 /// The state machine store that openraft drives.
@@ -134,10 +147,10 @@ impl<M: Commands> StateMachineStore<M> {
         let progress = Arc::new(Progress::default());
         let applied = match snapshots.newest()? {
             Some(bytes) => {
-                let (applied, meta) = Applied::from_snapshot(&bytes)?;
-                tracing::info!("loaded snapshot {}", meta.snapshot_id);
-                progress.snapshot_size(bytes.len() as u64);
-                applied
+                let loaded = Applied::from_snapshot(&bytes)?;
+                tracing::info!("loaded snapshot {}", loaded.meta.snapshot_id);
+                progress.snapshot_size(loaded.size);
+                loaded.applied
             }
             None => Applied::default(),
         };
@@ -154,7 +167,7 @@ impl<M: Commands> StateMachineStore<M> {
     /// another cluster (`--restore`): its machine and clock, not its Raft
     /// position.
     pub async fn restore(&self, bytes: &[u8]) -> Result<(), String> {
-        let (restored, _) = Applied::<M>::from_snapshot(bytes)?;
+        let restored = Applied::<M>::from_snapshot(bytes)?.applied;
         let mut state = self.state.write().await;
         state.machine = restored.machine;
         state.clock = restored.clock;
@@ -201,12 +214,17 @@ impl<M: Commands> StateMachineStore<M> {
             let saved = contain_snapshot(|| state.machine.save()).map_err(|e| e.to_string())?;
             (header, saved)
         };
-        let bytes = snapshot_file::encode(&header, &payload)?;
-        self.snapshots.write(&header.meta.snapshot_id, &bytes)?;
-        self.progress.snapshot_size(bytes.len() as u64);
+        // Compressed as it streams to the file; openraft gets the file's
+        // bytes, read back once the machine's are dropped.
+        let id = &header.meta.snapshot_id;
+        self.snapshots
+            .write_with(id, |file| snapshot_file::write_to(file, &header, &payload))?;
+        let size = payload.len();
+        drop(payload);
+        self.progress.snapshot_size(size as u64);
+        let bytes = self.snapshots.read(id)?;
         tracing::info!(
-            "snapshot {} saved ({} bytes)",
-            header.meta.snapshot_id,
+            "snapshot {id} saved ({} bytes, {size} before compression)",
             bytes.len()
         );
         Ok(Snapshot {
@@ -304,8 +322,7 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> StorageResult<()> {
         let bytes = snapshot.into_inner();
-        let snapshot_len = bytes.len() as u64;
-        let (applied, _) =
+        let loaded =
             Applied::<M>::from_snapshot(&bytes).map_err(|e| snapshot_error(ErrorVerb::Read, e))?;
         let snapshots = self.snapshots.clone();
         let id = meta.snapshot_id.clone();
@@ -315,8 +332,8 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
             .map_err(|e| snapshot_error(ErrorVerb::Write, e))?;
         tracing::info!("installed snapshot {}", meta.snapshot_id);
         self.progress.restart();
-        self.progress.snapshot_size(snapshot_len);
-        *self.state.write().await = applied;
+        self.progress.snapshot_size(loaded.size);
+        *self.state.write().await = loaded.applied;
         Ok(())
     }
 
@@ -328,8 +345,8 @@ impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
         else {
             return Ok(None);
         };
-        let (header, _) =
-            snapshot_file::decode(&bytes).map_err(|e| snapshot_error(ErrorVerb::Read, e))?;
+        let header =
+            snapshot_file::decode_header(&bytes).map_err(|e| snapshot_error(ErrorVerb::Read, e))?;
         Ok(Some(Snapshot {
             meta: header.meta,
             snapshot: Box::new(Cursor::new(bytes)),
