@@ -33,6 +33,20 @@ enum Pending {
 const MAX_PENDING: usize = 4096;
 const MAX_OUT: usize = 1 << 20;
 
+/// A buffer's capacity past which a connection gives the memory back once
+/// the buffer is empty: a burst (a long pipeline, a large value) grows a
+/// connection's buffers, and many quiet connections must not each keep
+/// their largest burst.
+const KEEP_CAPACITY: usize = 64 << 10;
+
+/// Replaces an empty buffer that a burst grew past [`KEEP_CAPACITY`] with
+/// one of `capacity`.
+fn shrink_if_empty(buf: &mut BytesMut, capacity: usize) {
+    if buf.is_empty() && buf.capacity() > KEEP_CAPACITY {
+        *buf = BytesMut::with_capacity(capacity);
+    }
+}
+
 impl ReplyQueue {
     fn new() -> Self {
         ReplyQueue {
@@ -119,6 +133,7 @@ impl ReplyQueue {
         if written > 0 {
             writer.write_all(&self.out).await?;
             self.out.clear();
+            shrink_if_empty(&mut self.out, 4096);
         }
         Ok(written)
     }
@@ -178,6 +193,7 @@ pub async fn serve_client<M, S>(
         if flow == Flow::Monitor {
             return stream_monitor(shared, stream, buf, &mut parser).await;
         }
+        shrink_if_empty(&mut buf, 0);
         buf.reserve(16 << 10);
         read = match stream.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return,
@@ -261,6 +277,30 @@ async fn monitor_input<S: AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_burst_of_replies_gives_its_memory_back_once_written() {
+        let mut queue = ReplyQueue::new();
+        for _ in 0..1000 {
+            queue.ready(Reply::Bulk(vec![b'x'; 1000].into()));
+        }
+        assert!(queue.out.capacity() > KEEP_CAPACITY);
+        let mut sink = Vec::new();
+        assert_eq!(queue.flush(&mut sink).await.unwrap(), sink.len());
+        assert!(
+            queue.out.capacity() <= KEEP_CAPACITY,
+            "{}",
+            queue.out.capacity()
+        );
+        let mut partial = BytesMut::with_capacity(1 << 20);
+        partial.extend_from_slice(b"*1\r\n");
+        shrink_if_empty(&mut partial, 0);
+        assert_eq!(
+            partial.capacity(),
+            1 << 20,
+            "a buffer holding part of a request keeps it"
+        );
+    }
 
     #[tokio::test]
     async fn a_switch_keeps_earlier_replies_in_the_old_protocol() {
