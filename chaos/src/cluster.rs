@@ -183,8 +183,12 @@ impl Cluster {
         self.nodes[i].paused = false;
     }
 
-    /// Starts a killed node again with its data.
+    /// Starts a killed node again with its data (never a removed one,
+    /// which [`Cluster::rejoin`] adds back).
     pub async fn restart(&mut self, i: usize) -> Result<(), String> {
+        if self.nodes[i].removed {
+            return Err(format!("node {} is out of the cluster", i + 1));
+        }
         self.spawn(i, None).await?;
         self.wait_ready(i).await
     }
@@ -255,7 +259,18 @@ impl Cluster {
 
     /// Adds a removed node back, empty, joining through the leader.
     pub async fn rejoin(&mut self, i: usize) -> Result<(), String> {
-        let leader = self.leader().await.ok_or("no leader to join")?;
+        // The others may still be electing a leader (the removed node may
+        // have been it).
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        let leader = loop {
+            match self.leader().await {
+                Some(leader) => break leader,
+                None if tokio::time::Instant::now() > deadline => {
+                    return Err("no leader to join".into())
+                }
+                None => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
         let via = self.nodes[leader].addr.clone();
         self.spawn(i, Some(via)).await?;
         self.wait_ready(i).await?;

@@ -149,7 +149,8 @@ pub struct Step {
     pub fault: Fault,
 }
 
-/// The schedule for a run.
+/// The schedule for a run: faults of the given kinds, each kind once in
+/// every round of as many faults as there are kinds, in a seeded order.
 pub fn schedule(kinds: &[FaultKind], nodes: usize, length: Duration, seed: u64) -> Vec<Step> {
     let mut rng = Pcg64::seed_from_u64(seed);
     let mut between = |lo: u64, hi: u64| lo + rng.next_u64() % (hi - lo + 1);
@@ -159,9 +160,18 @@ pub fn schedule(kinds: &[FaultKind], nodes: usize, length: Duration, seed: u64) 
     }
     let mut t = 1000u64;
     let end = length.as_millis() as u64;
+    // Kinds are drawn from a shuffled bag, refilled when empty, so that a
+    // short run still meets every kind before it meets one twice.
+    let mut bag: Vec<FaultKind> = Vec::new();
     loop {
         t += between(300, 1500);
-        let kind = kinds[between(0, kinds.len() as u64 - 1) as usize];
+        if bag.is_empty() {
+            bag = shuffled(kinds.len(), &mut between)
+                .into_iter()
+                .map(|i| kinds[i])
+                .collect();
+        }
+        let kind = bag.pop().expect("refilled above");
         let lasts = between(800, 3500);
         if t + lasts + 500 > end {
             return steps;
@@ -260,18 +270,46 @@ pub async fn execute(cluster: &mut Cluster, steps: &[Step], log: &mut Log) {
     let start = log.start;
     for step in steps {
         tokio::time::sleep_until(start + step.at).await;
-        let node = |target: Target, leader: Option<usize>| match target {
-            Target::Node(i) => i,
-            Target::Leader => leader.unwrap_or(0),
-        };
         let leader = cluster.leader().await;
+        // A node out of the cluster (a removal whose re-adding failed) is
+        // left alone: restarting it without -j would found a cluster of
+        // its own. Without a known leader the first member stands in.
+        let members: Vec<usize> = (0..cluster.nodes.len())
+            .filter(|&i| !cluster.nodes[i].removed)
+            .collect();
+        let stand_in = leader.or(members.first().copied()).unwrap_or(0);
         let leader_note = match leader {
             Some(l) => format!("(leader: node {})", l + 1),
-            None => "(no leader known; node 1 stands in for it)".into(),
+            None => format!("(no leader known; node {} stands in for it)", stand_in + 1),
         };
+        let targets: Vec<Target> = match &step.fault {
+            Fault::Kill(t)
+            | Fault::Pause(t)
+            | Fault::Link(t, _)
+            | Fault::Clock(t, _)
+            | Fault::Member(t) => vec![*t],
+            Fault::Partition(Split::Isolate(t)) => vec![*t],
+            Fault::Partition(_) => Vec::new(),
+        };
+        let node = |target: Target| match target {
+            Target::Node(i) => i,
+            Target::Leader => stand_in,
+        };
+        if let Some(out) = targets
+            .iter()
+            .map(|t| node(*t))
+            .find(|&i| cluster.nodes[i].removed)
+        {
+            log.say(format!(
+                "{:?} of node {} skipped: it is out of the cluster",
+                step.fault.kind(),
+                out + 1
+            ));
+            continue;
+        }
         let outcome = match &step.fault {
             Fault::Kill(t) => {
-                let i = node(*t, leader);
+                let i = node(*t);
                 cluster.kill(i).await;
                 log.say(format!("kill -9 node {} {leader_note}", i + 1));
                 hold(step, start).await;
@@ -281,7 +319,7 @@ pub async fn execute(cluster: &mut Cluster, steps: &[Step], log: &mut Log) {
                     .map(|()| format!("node {} restarted", i + 1))
             }
             Fault::Pause(t) => {
-                let i = node(*t, leader);
+                let i = node(*t);
                 cluster.signal(i, true);
                 log.say(format!("SIGSTOP node {} {leader_note}", i + 1));
                 hold(step, start).await;
@@ -290,7 +328,7 @@ pub async fn execute(cluster: &mut Cluster, steps: &[Step], log: &mut Log) {
             }
             Fault::Partition(split) => {
                 let n = cluster.nodes.len();
-                let (pairs, what) = cuts(split, n, leader);
+                let (pairs, what) = cuts(split, n, Some(stand_in));
                 let result = cluster.net.cut(&pairs);
                 log.say(format!("partition: {what} {leader_note}"));
                 if let Err(e) = result {
@@ -300,7 +338,7 @@ pub async fn execute(cluster: &mut Cluster, steps: &[Step], log: &mut Log) {
                 cluster.net.heal().map(|()| "partition healed".into())
             }
             Fault::Link(t, link) => {
-                let i = node(*t, leader);
+                let i = node(*t);
                 let what = match link {
                     Link::Loss(p) => format!("drops {:.0}% of its packets to peers", p * 100.0),
                     Link::Slow => format!("slowed ({})", cluster.net.slow_kind()),
@@ -313,7 +351,7 @@ pub async fn execute(cluster: &mut Cluster, steps: &[Step], log: &mut Log) {
                 cluster.net.heal().map(|()| "links healed".into())
             }
             Fault::Clock(t, offset) => {
-                let i = node(*t, leader);
+                let i = node(*t);
                 if let Err(e) = cluster.set_clock(i, *offset) {
                     return fail(log, e);
                 }
@@ -327,7 +365,7 @@ pub async fn execute(cluster: &mut Cluster, steps: &[Step], log: &mut Log) {
                     .map(|()| format!("clock: node {} back", i + 1))
             }
             Fault::Member(t) => {
-                let i = node(*t, leader);
+                let i = node(*t);
                 match cluster.remove(i).await {
                     Ok(()) => {
                         log.say(format!("member: node {} removed {leader_note}", i + 1));

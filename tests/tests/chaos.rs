@@ -8,17 +8,25 @@
 //! run at a time: each starts its own nodes, and two cores shared by
 //! several clusters would turn healthy nodes into slow ones.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 use uhaha_chaos::check::Verdict;
-use uhaha_chaos::nemesis::FaultKind;
+use uhaha_chaos::nemesis::{schedule, FaultKind};
 use uhaha_chaos::workload::{Load, Workload};
 use uhaha_chaos::{Options, Report};
 use uhaha_tests::skip_for_lack_of;
 
 const KVDB: &str = env!("CARGO_BIN_EXE_kvdb-node");
 const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
+
+/// How long each bounded run lasts.
+const LENGTH: Duration = Duration::from_secs(15);
+/// The runs under every fault kind: kvdb with 3 and 5 nodes, ticket with 3,
+/// as (nodes, seed).
+const KVDB_RUNS: [(usize, u64); 2] = [(3, 11), (5, 12)];
+const TICKET_RUN: (usize, u64) = (3, 13);
 
 /// One chaos run at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -71,7 +79,7 @@ fn run(
     let opts = Options {
         bin: bin.into(),
         nodes,
-        length: Duration::from_secs(15),
+        length: LENGTH,
         seed,
         nemesis: FaultKind::parse_list(nemesis).unwrap(),
         workload,
@@ -116,6 +124,17 @@ fn assert_valid(report: &Report, out: &PathBuf) {
 }
 
 #[test]
+fn the_suites_seeds_schedule_every_fault_kind() {
+    let kinds: BTreeSet<FaultKind> = KVDB_RUNS
+        .into_iter()
+        .chain([TICKET_RUN])
+        .flat_map(|(nodes, seed)| schedule(&FaultKind::ALL, nodes, LENGTH, seed))
+        .map(|step| step.fault.kind())
+        .collect();
+    assert_eq!(kinds.len(), FaultKind::ALL.len(), "{kinds:?}");
+}
+
+#[test]
 fn kvdb_register_stays_linearizable_under_every_fault_kind() {
     if skip_for_lack_of(
         "kvdb_register_stays_linearizable_under_every_fault_kind",
@@ -123,7 +142,7 @@ fn kvdb_register_stays_linearizable_under_every_fault_kind() {
     ) {
         return;
     }
-    for (nodes, seed) in [(3, 11), (5, 12)] {
+    for (nodes, seed) in KVDB_RUNS {
         let (report, out) = run("register", KVDB, nodes, seed, "all", register(), &[]);
         assert!(
             report.faults.len() >= 3,
@@ -145,7 +164,8 @@ fn ticket_counter_loses_and_repeats_nothing_under_every_fault_kind() {
     let counter = Workload::Counter {
         incr: "TICKET".into(),
     };
-    let (report, out) = run("counter", TICKET, 3, 13, "all", counter, &[]);
+    let (nodes, seed) = TICKET_RUN;
+    let (report, out) = run("counter", TICKET, nodes, seed, "all", counter, &[]);
     assert_valid(&report, &out);
 }
 
