@@ -215,15 +215,33 @@ async fn wait_until_loaded(raft: &Raft) -> Result<(), String> {
         .map_err(|e| format!("waiting for the log to load: {e}"))
 }
 
-/// Stops Raft on this node once a committed membership no longer holds it,
-/// so that a removed node neither votes nor campaigns.
+/// How long a committed membership without this node must stand before the
+/// node stops. A node that catches up (one added back after a removal)
+/// applies the old configurations on its way to the newest, the one that
+/// removed it among them, for a moment.
+const REMOVED_FOR: Duration = Duration::from_secs(3);
+
+/// Stops Raft on this node once a committed membership has left it out for
+/// [`REMOVED_FOR`], so that a removed node neither votes nor campaigns. (A
+/// node removed by another is told at once by the leader; this catches one
+/// that could not be told, and a leader that removed itself.)
 async fn leave_when_removed(raft: Raft, tasks: Tasks) {
     let mut metrics = raft.metrics();
     loop {
-        let removed = raft::is_removed(&metrics.borrow_and_update());
-        if removed {
-            raft::stop_removed(&raft, &tasks);
-            return;
+        if raft::is_removed(&metrics.borrow_and_update()) {
+            let deadline = tokio::time::Instant::now() + REMOVED_FOR;
+            let still_removed = loop {
+                match tokio::time::timeout_at(deadline, metrics.changed()).await {
+                    Err(_elapsed) => break true,
+                    Ok(Err(_closed)) => return,
+                    Ok(Ok(())) if !raft::is_removed(&metrics.borrow_and_update()) => break false,
+                    Ok(Ok(())) => {}
+                }
+            };
+            if still_removed {
+                raft::stop_removed(&raft, &tasks);
+                return;
+            }
         }
         if metrics.changed().await.is_err() {
             return;

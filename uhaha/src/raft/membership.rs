@@ -253,12 +253,7 @@ impl Cluster {
         } else {
             ChangeMembers::RemoveNodes(BTreeSet::from([id]))
         };
-        match self.change(change, false).await {
-            // A leader that removed itself stops Raft once the change is
-            // applied, which may beat the change's own reply.
-            Err(_) if id == status.id && is_removed(&self.raft.metrics().borrow()) => {}
-            result => result?,
-        }
+        self.change(change, false).await?;
         if id != status.id {
             self.network.tell_removed(id, &member.addr).await;
         }
