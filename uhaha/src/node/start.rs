@@ -88,7 +88,7 @@ pub(crate) async fn start<M: Commands>(
     let shared = Arc::new(Server {
         proposer: Proposer::start(raft.clone(), redirect, &tasks),
         reads: ReadBarrier::start(raft.clone(), redirect, &tasks),
-        cluster: Cluster::new(raft.clone(), network, redirect, snapshot_failures),
+        cluster: Cluster::new(raft.clone(), network, redirect, snapshot_failures, &tasks),
         raft: raft.clone(),
         settings: Settings {
             auth: config.auth.clone(),
@@ -128,7 +128,6 @@ pub(crate) async fn start<M: Commands>(
     raft::ticker::start(raft.clone(), shared.proposer.clone(), config.tick, tasks);
     raft::snapshot_policy::start(raft.clone(), progress, config.snapshot_policy(), tasks);
     tracing::info!("logs loaded: ready for commands");
-    tasks.spawn(leave_when_removed(raft, tasks.clone()));
     Ok(shared)
 }
 
@@ -213,38 +212,4 @@ async fn wait_until_loaded(raft: &Raft) -> Result<(), String> {
         .await
         .map(|_| ())
         .map_err(|e| format!("waiting for the log to load: {e}"))
-}
-
-/// How long a committed membership without this node must stand before the
-/// node stops. A node that catches up (one added back after a removal)
-/// applies the old configurations on its way to the newest, the one that
-/// removed it among them, for a moment.
-const REMOVED_FOR: Duration = Duration::from_secs(3);
-
-/// Stops Raft on this node once a committed membership has left it out for
-/// [`REMOVED_FOR`], so that a removed node neither votes nor campaigns. (A
-/// node removed by another is told at once by the leader; this catches one
-/// that could not be told, and a leader that removed itself.)
-async fn leave_when_removed(raft: Raft, tasks: Tasks) {
-    let mut metrics = raft.metrics();
-    loop {
-        if raft::is_removed(&metrics.borrow_and_update()) {
-            let deadline = tokio::time::Instant::now() + REMOVED_FOR;
-            let still_removed = loop {
-                match tokio::time::timeout_at(deadline, metrics.changed()).await {
-                    Err(_elapsed) => break true,
-                    Ok(Err(_closed)) => return,
-                    Ok(Ok(())) if !raft::is_removed(&metrics.borrow_and_update()) => break false,
-                    Ok(Ok(())) => {}
-                }
-            };
-            if still_removed {
-                raft::stop_removed(&raft, &tasks);
-                return;
-            }
-        }
-        if metrics.changed().await.is_err() {
-            return;
-        }
-    }
 }

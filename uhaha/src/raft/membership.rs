@@ -8,6 +8,7 @@
 
 use super::{Network, Node, NodeId, Raft, Redirect};
 use crate::command::Reply;
+use crate::tasks::Tasks;
 use openraft::{ChangeMembers, ServerState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -33,16 +34,6 @@ pub struct Status {
     pub applied: u64,
     pub last_log_index: u64,
     pub snapshot: (u64, u64),
-}
-
-/// Whether this node has applied (so the cluster has committed) a
-/// membership that leaves it out. An appended one is not enough: until it
-/// commits, a new leader may drop it, and the node is still a member.
-pub fn is_removed(m: &openraft::RaftMetrics<NodeId, Node>) -> bool {
-    let membership = &m.membership_config;
-    membership.log_id().is_some()
-        && membership.membership().get_node(&m.id).is_none()
-        && m.last_applied.map(|l| l.index) >= membership.log_id().map(|l| l.index)
 }
 
 impl Status {
@@ -123,6 +114,8 @@ pub struct Cluster {
     changes: Mutex<()>,
     /// Snapshot builds that failed; see `StateMachineStore::build_failures`.
     snapshot_failures: watch::Receiver<Option<String>>,
+    /// The node's tasks, for stopping Raft when the node removes itself.
+    tasks: Tasks,
 }
 
 impl Cluster {
@@ -131,6 +124,7 @@ impl Cluster {
         network: Network,
         redirect: Redirect,
         snapshot_failures: watch::Receiver<Option<String>>,
+        tasks: &Tasks,
     ) -> Cluster {
         Cluster {
             raft,
@@ -138,6 +132,7 @@ impl Cluster {
             redirect,
             changes: Mutex::new(()),
             snapshot_failures,
+            tasks: tasks.clone(),
         }
     }
 
@@ -254,7 +249,12 @@ impl Cluster {
             ChangeMembers::RemoveNodes(BTreeSet::from([id]))
         };
         self.change(change, false).await?;
-        if id != status.id {
+        // Only now, with the removal committed, does the node stop: never
+        // on seeing a configuration without itself, which a node added back
+        // after a removal also applies while it catches up.
+        if id == status.id {
+            super::stop_removed(&self.raft, &self.tasks);
+        } else {
             self.network.tell_removed(id, &member.addr).await;
         }
         Ok(())

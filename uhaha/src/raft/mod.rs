@@ -22,7 +22,7 @@ pub mod ticker;
 
 pub use errors::{stopped_midway, Redirect};
 pub use log_store::LogStore;
-pub use membership::{is_removed, Cluster, MembershipError};
+pub use membership::{Cluster, MembershipError};
 pub use proposer::{Batch, Proposer};
 pub use read_barrier::ReadBarrier;
 pub use state_machine::{Applied, StateMachineStore, TICK};
