@@ -32,7 +32,19 @@ const TICKET_RUN: (usize, u64) = (3, 13);
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// What the runs need that this machine lacks, if anything.
+///
+/// Asked once per test binary: `ip netns list` can fail for a moment while
+/// another run removes its namespaces, and a test must not be skipped (or
+/// failed in CI) for that.
 fn lacks() -> Option<&'static str> {
+    static LACKS: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    *LACKS.get_or_init(|| {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        find_lack()
+    })
+}
+
+fn find_lack() -> Option<&'static str> {
     let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
         s.lines()
             .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
