@@ -278,7 +278,7 @@ fn summary(
 }
 
 /// Finds libfaketime, which the clock faults preload into the nodes.
-fn faketime_library() -> Result<PathBuf, String> {
+pub fn faketime_library() -> Result<PathBuf, String> {
     let candidates = [
         "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
         "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",

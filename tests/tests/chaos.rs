@@ -59,7 +59,7 @@ fn find_lack() -> Option<&'static str> {
         Some("root (network namespaces and iptables)")
     } else if !runs("ip", &["netns", "list"]) || !runs("iptables", &["-V"]) {
         Some("iproute2 and iptables")
-    } else if !runs("faketime", &["-f", "+0", "true"]) {
+    } else if uhaha_chaos::faketime_library().is_err() {
         Some("faketime (libfaketime)")
     } else {
         None
