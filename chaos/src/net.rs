@@ -121,18 +121,7 @@ impl Net {
             for i in 0..ns.nodes {
                 ns.iptables(i, &["-F"])?;
                 // Fails when there is nothing to delete.
-                let _ = run(&[
-                    "ip",
-                    "netns",
-                    "exec",
-                    &ns.netns(i),
-                    "tc",
-                    "qdisc",
-                    "del",
-                    "dev",
-                    "eth0",
-                    "root",
-                ]);
+                let _ = ns.exec(i, &["tc", "qdisc", "del", "dev", "eth0", "root"]);
             }
         }
         Ok(())
@@ -193,51 +182,31 @@ impl Namespaces {
                 "ip", "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &netns,
             ])?;
             run(&["ip", "link", "set", &veth, "master", &bridge, "up"])?;
-            let inside = |args: &[&str]| {
-                let mut all = vec!["ip", "netns", "exec", &netns];
-                all.extend_from_slice(args);
-                run(&all)
-            };
-            inside(&[
-                "ip",
-                "addr",
-                "add",
-                &format!("{}/24", ns.ip(i)),
-                "dev",
-                "eth0",
-            ])?;
-            inside(&["ip", "link", "set", "eth0", "up"])?;
-            inside(&["ip", "link", "set", "lo", "up"])?;
+
+            ns.exec(
+                i,
+                &[
+                    "ip",
+                    "addr",
+                    "add",
+                    &format!("{}/24", ns.ip(i)),
+                    "dev",
+                    "eth0",
+                ],
+            )?;
+            ns.exec(i, &["ip", "link", "set", "eth0", "up"])?;
+            ns.exec(i, &["ip", "link", "set", "lo", "up"])?;
         }
-        ns.netem = run(&[
-            "ip",
-            "netns",
-            "exec",
-            &ns.netns(0),
-            "tc",
-            "qdisc",
-            "add",
-            "dev",
-            "lo",
-            "root",
-            "netem",
-            "delay",
-            "1ms",
-        ])
-        .is_ok();
+        ns.netem = ns
+            .exec(
+                0,
+                &[
+                    "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
+                ],
+            )
+            .is_ok();
         if ns.netem {
-            run(&[
-                "ip",
-                "netns",
-                "exec",
-                &ns.netns(0),
-                "tc",
-                "qdisc",
-                "del",
-                "dev",
-                "lo",
-                "root",
-            ])?;
+            ns.exec(0, &["tc", "qdisc", "del", "dev", "lo", "root"])?;
         }
         Ok(ns)
     }
@@ -254,20 +223,23 @@ impl Namespaces {
         format!("{}.{}", self.subnet, 10 + i)
     }
 
-    fn iptables(&self, i: usize, args: &[&str]) -> Result<(), String> {
+    /// Runs a command inside node `i`'s namespace.
+    fn exec(&self, i: usize, args: &[&str]) -> Result<(), String> {
         let netns = self.netns(i);
-        let mut all = vec!["ip", "netns", "exec", &netns, "iptables", "-w"];
+        let mut all = vec!["ip", "netns", "exec", &netns];
         all.extend_from_slice(args);
         run(&all)
     }
 
+    fn iptables(&self, i: usize, args: &[&str]) -> Result<(), String> {
+        self.exec(i, &[&["iptables", "-w"], args].concat())
+    }
+
     fn tc(&self, i: usize, qdisc: &[&str]) -> Result<(), String> {
-        let netns = self.netns(i);
-        let mut all = vec![
-            "ip", "netns", "exec", &netns, "tc", "qdisc", "replace", "dev", "eth0", "root",
-        ];
-        all.extend_from_slice(qdisc);
-        run(&all)
+        self.exec(
+            i,
+            &[&["tc", "qdisc", "replace", "dev", "eth0", "root"], qdisc].concat(),
+        )
     }
 }
 
