@@ -176,7 +176,7 @@ impl Namespaces {
         for i in 0..nodes {
             // Counted first, so that a failure half way cleans this one too.
             ns.nodes = i + 1;
-            let (netns, veth) = (ns.netns(i), format!("{}v{i}", ns.run));
+            let (netns, veth) = (ns.netns(i), ns.veth(i));
             run(&["ip", "netns", "add", &netns])?;
             run(&[
                 "ip", "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &netns,
@@ -219,6 +219,11 @@ impl Namespaces {
         format!("{}n{i}", self.run)
     }
 
+    /// The host's end of node `i`'s link to the bridge.
+    fn veth(&self, i: usize) -> String {
+        format!("{}v{i}", self.run)
+    }
+
     fn ip(&self, i: usize) -> String {
         format!("{}.{}", self.subnet, 10 + i)
     }
@@ -246,6 +251,9 @@ impl Namespaces {
 impl Drop for Namespaces {
     fn drop(&mut self) {
         for i in 0..self.nodes {
+            // The link first: deleting the namespace would free it too, but
+            // in the kernel's own time, seconds later on a busy machine.
+            let _ = run(&["ip", "link", "del", &self.veth(i)]);
             let _ = run(&["ip", "netns", "del", &self.netns(i)]);
         }
         let _ = run(&["ip", "link", "del", &self.bridge()]);

@@ -443,11 +443,12 @@ fn bare_ports_bind_every_interface_and_advertise_loopback() {
 }
 
 /// Found by uhaha-chaos (seed 1, `--nemesis kill,pause`, a stale read):
-/// openraft 0.9 lets a leader that is killed and restarted before its
-/// followers notice resume its old term at once, and computes reads' index
-/// from the commit index it restored, which is saved lazily and may be
-/// older than writes it acknowledged. A restarted node must instead learn
-/// the commit index from a leader of a term that began after the restart.
+/// openraft (0.9, and 0.10 by default) lets a leader that is killed and
+/// restarted before its followers notice resume its old term at once, and
+/// computes reads' index from the commit index it restored, which is saved
+/// lazily and may be older than writes it acknowledged. A restarted node
+/// must instead learn the commit index from a leader of a term that began
+/// after the restart.
 #[test]
 fn a_restarted_leader_does_not_resume_its_old_term() {
     let mut cluster = Cluster::start(TICKET, 3, &[]);

@@ -186,10 +186,28 @@ fn a_follower_that_missed_the_compacted_log_catches_up_by_snapshot() {
     let mut cluster = Cluster::start(TICKET, 3, &["--snapshot-logs", "50", "--openreads"]);
     let leader = cluster.leader();
     let behind = (leader + 1) % 3;
+    let info: Vec<String> = redis::from_redis_value(
+        cluster
+            .query(behind, &["RAFT", "INFO", "last_log_index"])
+            .unwrap(),
+    )
+    .unwrap();
+    let missed_from: u64 = info[1].parse().unwrap();
     cluster.kill(behind);
     let mut last = 0;
     for _ in 0..300 {
         last = cluster.ticket_via(leader);
+    }
+    // The leader purges the log that the dead follower needs only between
+    // its retries to reach it (openraft keeps a log range in flight to a
+    // peer until a failure is reported): wait until it has.
+    let leader_node = cluster.nodes[leader].as_mut().unwrap();
+    loop {
+        let line = leader_node.wait_for_line("log purged up to ");
+        let upto: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        if upto > missed_from {
+            break;
+        }
     }
     cluster.restart(behind);
     let node = cluster.nodes[behind].as_mut().unwrap();

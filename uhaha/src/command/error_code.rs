@@ -33,15 +33,20 @@ pub enum ErrorCode {
     /// `SHUTDOWN ...`: the node stopped while the command was under way; it
     /// may or may not have run, so sending it again may run it twice.
     Shutdown,
+    /// `UNCERTAIN ...`: the leader changed while the command was under way
+    /// and its entry left this node's log; another node may still have it
+    /// and commit it, so it may or may not run.
+    Uncertain,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 5] = [
+    const ALL: [ErrorCode; 6] = [
         ErrorCode::Moved,
         ErrorCode::Ask,
         ErrorCode::Try,
         ErrorCode::ClusterDown,
         ErrorCode::Shutdown,
+        ErrorCode::Uncertain,
     ];
 
     /// The code as it starts an error reply.
@@ -52,6 +57,7 @@ impl ErrorCode {
             ErrorCode::Try => "TRY",
             ErrorCode::ClusterDown => "CLUSTERDOWN",
             ErrorCode::Shutdown => "SHUTDOWN",
+            ErrorCode::Uncertain => "UNCERTAIN",
         }
     }
 
@@ -64,7 +70,7 @@ impl ErrorCode {
     /// Whether a command answered with this code certainly did not run, so
     /// that sending it again (elsewhere) cannot run it twice.
     pub fn did_not_run(self) -> bool {
-        !matches!(self, ErrorCode::Shutdown)
+        !matches!(self, ErrorCode::Shutdown | ErrorCode::Uncertain)
     }
 
     /// The error reply `<CODE> <detail>`.

@@ -44,8 +44,8 @@ pub(crate) async fn start<M: Commands>(
         path: dir.clone(),
         source,
     })?;
-    let log =
-        LogStore::open(&dir.join("raft.redb"), !config.nosync).map_err(StartError::Storage)?;
+    let log = LogStore::open(&dir.join("raft.redb"), config.id, !config.nosync)
+        .map_err(StartError::Storage)?;
     let table = Arc::new(CommandTable::new(M::COMMANDS));
     let snapshots = Arc::new(
         SnapshotDir::open(&dir.join("snapshots"), config.snapshot_keep)
@@ -79,7 +79,7 @@ pub(crate) async fn start<M: Commands>(
         raft::raft_config(M::NAME),
         network.clone(),
         log,
-        machine,
+        machine.into(),
     )
     .await
     .map_err(|e| StartError::Raft(format!("start: {e}")))?;
@@ -190,22 +190,22 @@ fn read_restore_file(path: &std::path::Path, dir: &std::path::Path) -> Result<Ve
 }
 
 /// Waits until this node is a member, a leader is known, and this node has
-/// applied every entry it had when it started. A lone voter elects itself at
+/// applied every entry it had when it started and the membership it knows. A lone voter elects itself at
 /// once rather than after an election timeout.
 async fn wait_until_loaded(raft: &Raft) -> Result<(), String> {
-    let metrics = raft.metrics().borrow().clone();
-    let target = metrics.last_log_index.unwrap_or(0);
+    let metrics = raft::metrics(raft);
+    let target = metrics.last_log_index;
     let voters: Vec<_> = metrics.membership_config.membership().voter_ids().collect();
     if voters == [metrics.id] && metrics.current_leader.is_none() {
-        let _ = raft.trigger().elect().await;
+        let _ = raft.trigger().elect(false).await;
     }
     raft.wait(Some(Duration::from_secs(3600)))
         .metrics(
             |m| {
                 let member = m.membership_config.membership().get_node(&m.id).is_some();
-                member
-                    && m.current_leader.is_some()
-                    && m.last_applied.map_or(0, |l| l.index) >= target
+                let applied = m.last_applied.map(|l| l.index);
+                let membership = m.membership_config.log_id().map(|l| l.index);
+                member && m.current_leader.is_some() && applied >= target.max(membership)
             },
             "member, leader known and log applied",
         )

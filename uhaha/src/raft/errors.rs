@@ -5,13 +5,15 @@
 //!   `--try-errors`, `TRY <leader-addr>`);
 //! - not the leader, none known: `CLUSTERDOWN ...`;
 //! - Raft stopped before it took the command: `CLUSTERDOWN raft is shut
-//!   down`; after it took it: `SHUTDOWN` (the outcome is unknown).
+//!   down`; after it took it: `SHUTDOWN` (the outcome is unknown);
+//! - the leader lost its leadership with the command's entry in its log
+//!   only: `UNCERTAIN` (the outcome is unknown too).
 //!
 //! The codes and what each promises are in [`crate::ErrorCode`].
 
-use super::{Node, NodeId};
+use super::TypeConfig;
 use crate::command::{ErrorCode, Reply};
-use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
+use openraft::error::{ClientWriteError, Fatal, ForwardToLeader, LinearizableReadError, RaftError};
 
 /// How a node tells a client to go to the leader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,7 +36,7 @@ impl Redirect {
     }
 
     /// The reply for a request that must go to the leader.
-    pub fn forward(self, forward: &ForwardToLeader<NodeId, Node>) -> Reply {
+    pub fn forward(self, forward: &ForwardToLeader<TypeConfig>) -> Reply {
         match &forward.leader_node {
             Some(node) => self.to(&node.addr),
             None => not_the_leader(),
@@ -42,19 +44,29 @@ impl Redirect {
     }
 
     /// The reply for a failed write or membership change.
-    pub fn write_error(self, e: &RaftError<NodeId, ClientWriteError<NodeId, Node>>) -> Reply {
+    pub fn write_error(self, e: &RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> Reply {
         match e {
-            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => self.forward(f),
-            RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => Reply::error(e),
+            RaftError::APIError(e) => self.refused_write(e),
             RaftError::Fatal(f) => fatal_reply(f),
         }
     }
 
-    /// The reply for a read whose leadership check failed.
-    pub fn read_error(self, e: &RaftError<NodeId, CheckIsLeaderError<NodeId, Node>>) -> Reply {
+    /// The reply for a write that Raft refused.
+    pub fn refused_write(self, e: &ClientWriteError<TypeConfig>) -> Reply {
         match e {
-            RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => self.forward(f),
-            RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)) => {
+            ClientWriteError::ForwardToLeader(f) => self.forward(f),
+            ClientWriteError::LogEntryDiscarded(_) => ErrorCode::Uncertain.reply(
+                "the leader changed while the command was under way; it may or may not have run",
+            ),
+            other => Reply::error(other),
+        }
+    }
+
+    /// The reply for a read whose leadership check failed.
+    pub fn read_error(self, e: &RaftError<TypeConfig, LinearizableReadError<TypeConfig>>) -> Reply {
+        match e {
+            RaftError::APIError(LinearizableReadError::ForwardToLeader(f)) => self.forward(f),
+            RaftError::APIError(LinearizableReadError::QuorumNotEnough(q)) => {
                 ErrorCode::ClusterDown.reply(q)
             }
             RaftError::Fatal(f) => fatal_reply(f),
@@ -80,6 +92,6 @@ pub fn stopped_midway() -> Reply {
         .reply("node stopped while the command was under way; it may or may not have run")
 }
 
-fn fatal_reply(fatal: &openraft::error::Fatal<NodeId>) -> Reply {
+pub fn fatal_reply(fatal: &Fatal<TypeConfig>) -> Reply {
     ErrorCode::ClusterDown.reply(format_args!("raft is shut down: {fatal}"))
 }

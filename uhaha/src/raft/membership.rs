@@ -138,7 +138,7 @@ impl Cluster {
 
     /// The cluster as this node sees it now.
     pub fn status(&self) -> Status {
-        let m = self.raft.metrics().borrow().clone();
+        let m = super::metrics(&self.raft);
         let membership = m.membership_config.membership();
         let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
         let members = membership
@@ -282,7 +282,7 @@ impl Cluster {
     /// Takes a snapshot of this node's state now and waits until it is
     /// saved; returns at once if the newest snapshot is already current.
     pub async fn snapshot_now(&self) -> Result<(), String> {
-        let applied = self.status().applied;
+        let applied = super::metrics(&self.raft).last_applied;
         let mut failures = self.snapshot_failures.clone();
         failures.mark_unchanged();
         self.raft
@@ -291,10 +291,7 @@ impl Cluster {
             .await
             .map_err(|e| e.to_string())?;
         let wait = self.raft.wait(Some(Duration::from_secs(120)));
-        let taken = wait.metrics(
-            |m| m.snapshot.is_some_and(|s| s.index >= applied),
-            "snapshot taken",
-        );
+        let taken = wait.metrics(|m| m.snapshot >= applied, "snapshot taken");
         tokio::select! {
             taken = taken => taken.map(|_| ()).map_err(|e| format!("snapshot: {e}")),
             Ok(()) = failures.changed() => {
@@ -307,7 +304,7 @@ impl Cluster {
     /// Drops the log up to the newest snapshot, so that a node that joins
     /// later starts from the snapshot, not from the log.
     pub async fn purge_to_snapshot(&self) -> Result<(), String> {
-        let Some(snapshot) = self.raft.metrics().borrow().snapshot else {
+        let Some(snapshot) = super::metrics(&self.raft).snapshot else {
             return Err("no snapshot to purge the log to".into());
         };
         self.raft

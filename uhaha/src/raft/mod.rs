@@ -23,36 +23,78 @@ pub mod ticker;
 pub use errors::{stopped_midway, Redirect};
 pub use log_store::LogStore;
 pub use membership::{Cluster, MembershipError};
-pub use proposer::{Batch, Proposer};
+pub use proposer::{Batch, Deliver, Proposer};
 pub use read_barrier::ReadBarrier;
-pub use state_machine::{Applied, StateMachineStore, TICK};
+pub use state_machine::{Applied, StateMachine, StateMachineStore, TICK};
 
 use bytes::Bytes;
-use std::io::Cursor;
 
 /// A node's id in the cluster (uhaha's `-n`).
 pub type NodeId = u64;
 
 /// What the cluster stores about a node: the address that clients and peers
 /// reach it at.
-pub type Node = openraft::BasicNode;
+pub type Node = openraft::impls::BasicNode;
 
-openraft::declare_raft_types!(
-    /// The Raft types of every uhaha node: a log entry carries a [`Batch`] of
-    /// commands and yields one reply per command.
-    pub TypeConfig:
-        D = Batch,
-        R = Vec<crate::command::Reply>,
-        NodeId = NodeId,
-        Node = Node,
-        SnapshotData = Cursor<Vec<u8>>,
-);
+/// A leader's identity: its term and its id (openraft's "advanced" leader
+/// id, the one its 0.9 used by default, so that log ids and snapshot
+/// headers keep their layout).
+type LeaderId = openraft::impls::leader_id_adv::LeaderId<u64, NodeId>;
 
-pub type Entry = openraft::Entry<TypeConfig>;
-pub type LogId = openraft::LogId<NodeId>;
-pub type Vote = openraft::Vote<NodeId>;
-pub type Raft = openraft::Raft<TypeConfig>;
-pub type StorageResult<T> = Result<T, openraft::StorageError<NodeId>>;
+/// The Raft types of every uhaha node: a log entry carries a [`Batch`] of
+/// commands and yields one reply per command, delivered by [`Deliver`].
+#[derive(Debug, Clone, Copy, Default, Eq, PartialEq, Ord, PartialOrd)]
+pub struct TypeConfig;
+
+impl openraft::RaftTypeConfig for TypeConfig {
+    type D = Batch;
+    type R = Vec<crate::command::Reply>;
+    type NodeId = NodeId;
+    type Node = Node;
+    type Term = u64;
+    type LeaderId = LeaderId;
+    type Vote = openraft::impls::Vote<LeaderId>;
+    type Payload = openraft::EntryPayload<Batch, NodeId, Node>;
+    type Entry = openraft::Entry<LeaderId, Self::Payload>;
+    type AsyncRuntime = openraft_rt_tokio::TokioRuntime;
+    type Responder<T>
+        = Deliver<T>
+    where
+        T: Send + 'static;
+    type Batch<T>
+        = openraft::impls::InlineBatch<T>
+    where
+        T: Send + 'static;
+    type ErrorSource = openraft::impls::BoxedErrorSource;
+}
+
+pub type Entry = openraft::Entry<LeaderId, openraft::EntryPayload<Batch, NodeId, Node>>;
+pub type LogId = openraft::LogId<LeaderId>;
+pub type Vote = openraft::impls::Vote<LeaderId>;
+pub type Raft = openraft::Raft<TypeConfig, StateMachine>;
+pub type StoredMembership = openraft::StoredMembership<LeaderId, NodeId, Node>;
+pub type SnapshotMeta = openraft::SnapshotMeta<LeaderId, NodeId, Node>;
+
+/// A snapshot's data as it travels: the snapshot file's bytes.
+pub type SnapshotData = Vec<u8>;
+
+/// What openraft reports of this node now.
+pub fn metrics(raft: &Raft) -> openraft::RaftMetrics<TypeConfig> {
+    use openraft::async_runtime::WatchReceiver;
+    raft.metrics().borrow_watched().clone()
+}
+
+#[cfg(test)]
+/// The log id of `index` written in `term` by leader `node`.
+pub fn log_id(term: u64, node: NodeId, index: u64) -> LogId {
+    LogId::new(
+        LeaderId {
+            term,
+            node_id: node,
+        },
+        index,
+    )
+}
 
 /// One command as it travels through the log: its name (upper-case) first,
 /// then its arguments.
@@ -69,8 +111,14 @@ pub fn raft_config(cluster_name: &str) -> std::sync::Arc<openraft::Config> {
         heartbeat_interval: 100,
         election_timeout_min: 500,
         election_timeout_max: 1000,
-        // The default, 200 ms per chunk, fails on any real snapshot.
-        install_snapshot_timeout: 10_000,
+        // A snapshot travels as one message: give it time.
+        install_snapshot_timeout: 60_000,
+        // A restarted leader does not resume its term: it learns the commit
+        // index from a new election like any restarted node (openraft
+        // resumes by default, and would serve reads from the commit index
+        // it restored, which is saved lazily and may be older than writes
+        // it acknowledged: openraft#1511, uhaha-chaos seed 1, `kill`).
+        enable_leader_restore: Some(false),
         snapshot_policy: openraft::SnapshotPolicy::Never,
         // Keep some log behind a snapshot, so that a follower a little
         // behind catches up from the log rather than a whole snapshot.

@@ -3,16 +3,17 @@
 //! a fresh connection after any failure.
 
 use super::peer::{read_frame, send_handshake, write_frame, PeerRequest, PeerResponse};
-use super::{Node, NodeId, TypeConfig};
+use super::{Node, NodeId, SnapshotData, TypeConfig, Vote};
 use crate::tls::{dial, Stream, Tls};
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+    NetworkError, RPCError, RaftError, ReplicationClosed, StreamingError, Timeout, Unreachable,
 };
-use openraft::network::{RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{RPCOption, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,6 +84,29 @@ enum Failure {
     Timeout,
 }
 
+impl Failure {
+    /// The failure as openraft's error for the RPC `action` from `id` to
+    /// `target`, which was given `ttl`.
+    fn into_rpc_error(
+        self,
+        action: RPCTypes,
+        id: NodeId,
+        target: NodeId,
+        ttl: Duration,
+    ) -> RPCError<TypeConfig> {
+        match self {
+            Failure::Unreachable(e) => RPCError::Unreachable(Unreachable::new(&e)),
+            Failure::Network(e) => RPCError::Network(NetworkError::new(&e)),
+            Failure::Timeout => RPCError::Timeout(Timeout {
+                action,
+                id,
+                target,
+                timeout: ttl,
+            }),
+        }
+    }
+}
+
 impl PeerClient {
     async fn connect(&self) -> std::io::Result<Box<dyn Stream>> {
         let mut stream = dial(&self.addr, self.network.tls.as_ref()).await?;
@@ -114,58 +138,40 @@ impl PeerClient {
         result
     }
 
-    fn rpc_error<E: std::error::Error>(
-        &self,
-        failure: Failure,
-        ttl: Duration,
-        action: RPCTypes,
-    ) -> RPCError<NodeId, Node, E> {
-        match failure {
-            Failure::Unreachable(e) => RPCError::Unreachable(Unreachable::new(&e)),
-            Failure::Network(e) => RPCError::Network(NetworkError::new(&e)),
-            Failure::Timeout => RPCError::Timeout(Timeout {
-                action,
-                id: self.network.id,
-                target: self.target,
-                timeout: ttl,
-            }),
-        }
-    }
-}
-
-impl PeerClient {
     /// One RPC: the request, the response of the matching kind, and errors
-    /// mapped onto openraft's.
-    async fn rpc<T, E: std::error::Error>(
+    /// mapped onto openraft's. A peer whose Raft has stopped answers with
+    /// its error, which counts as unreachable: nothing on this side can
+    /// change it but time.
+    async fn rpc<T>(
         &mut self,
         request: PeerRequest,
-        option: RPCOption,
+        ttl: Duration,
         action: RPCTypes,
-        pick: fn(PeerResponse) -> Option<Result<T, E>>,
-    ) -> Result<T, RPCError<NodeId, Node, E>> {
-        let ttl = option.hard_ttl();
-        match self.call(request, ttl).await.map(pick) {
-            Ok(Some(answer)) => {
-                answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
-            }
-            Ok(None) => {
-                let e = std::io::Error::other("peer answered with the wrong kind of response");
-                Err(self.rpc_error(Failure::Network(e), ttl, action))
-            }
-            Err(f) => Err(self.rpc_error(f, ttl, action)),
-        }
+        pick: fn(PeerResponse) -> Option<Result<T, RaftError<TypeConfig>>>,
+    ) -> Result<T, RPCError<TypeConfig>> {
+        let failure = match self.call(request, ttl).await.map(pick) {
+            Ok(Some(Ok(answer))) => return Ok(answer),
+            Ok(Some(Err(refused))) => Failure::Unreachable(std::io::Error::other(refused)),
+            Ok(None) => Failure::Network(std::io::Error::other(
+                "peer answered with the wrong kind of response",
+            )),
+            Err(failure) => failure,
+        };
+        Err(failure.into_rpc_error(action, self.network.id, self.target, ttl))
     }
 }
 
-impl RaftNetwork<TypeConfig> for PeerClient {
+impl RaftNetworkV2<TypeConfig> for PeerClient {
+    type SnapshotData = SnapshotData;
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
-    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Node, RaftError<NodeId>>> {
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
         self.rpc(
             PeerRequest::AppendEntries(rpc),
-            option,
+            option.hard_ttl(),
             RPCTypes::AppendEntries,
             |r| match r {
                 PeerResponse::AppendEntries(answer) => Some(answer),
@@ -175,37 +181,63 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         .await
     }
 
-    async fn install_snapshot(
+    async fn vote(
         &mut self,
-        rpc: InstallSnapshotRequest<TypeConfig>,
+        rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
-    ) -> Result<
-        InstallSnapshotResponse<NodeId>,
-        RPCError<NodeId, Node, RaftError<NodeId, InstallSnapshotError>>,
-    > {
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
         self.rpc(
-            PeerRequest::InstallSnapshot(rpc),
-            option,
-            RPCTypes::InstallSnapshot,
+            PeerRequest::Vote(rpc),
+            option.hard_ttl(),
+            RPCTypes::Vote,
             |r| match r {
-                PeerResponse::InstallSnapshot(answer) => Some(answer),
+                PeerResponse::Vote(answer) => Some(answer),
                 _ => None,
             },
         )
         .await
     }
 
-    async fn vote(
+    /// Sends the whole snapshot file in one frame, given the snapshot
+    /// timeout; replication stopping meanwhile abandons the transfer.
+    async fn full_snapshot(
         &mut self,
-        rpc: VoteRequest<NodeId>,
+        vote: Vote,
+        snapshot: openraft::Snapshot<super::LeaderId, NodeId, Node, SnapshotData>,
+        cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
         option: RPCOption,
-    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, Node, RaftError<NodeId>>> {
-        self.rpc(
-            PeerRequest::Vote(rpc),
-            option,
-            RPCTypes::Vote,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let request = PeerRequest::Snapshot {
+            vote,
+            meta: snapshot.meta,
+            data: snapshot.snapshot,
+        };
+        let sent = self.rpc(
+            request,
+            option.hard_ttl(),
+            RPCTypes::InstallSnapshot,
             |r| match r {
-                PeerResponse::Vote(answer) => Some(answer),
+                PeerResponse::Snapshot(answer) => Some(answer),
+                _ => None,
+            },
+        );
+        tokio::select! {
+            sent = sent => sent.map_err(StreamingError::from),
+            closed = cancel => Err(StreamingError::Closed(closed)),
+        }
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        rpc: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.rpc(
+            PeerRequest::TransferLeader(rpc),
+            option.hard_ttl(),
+            RPCTypes::TransferLeader,
+            |r| match r {
+                PeerResponse::TransferLeader(answer) => Some(answer),
                 _ => None,
             },
         )

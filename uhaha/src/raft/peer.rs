@@ -8,19 +8,21 @@
 //! byte without waiting. After the handshake each request is one
 //! length-prefixed frame and each response another, in order.
 
-use super::{NodeId, Raft, TypeConfig};
+use super::{Raft, SnapshotData, SnapshotMeta, TypeConfig, Vote};
 use crate::codec;
 use crate::tasks::Tasks;
-use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::error::RaftError;
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// The bytes a peer connection opens with.
-pub const MAGIC: &[u8] = b"\0uhaha-raft-1\n";
+/// The bytes a peer connection opens with. The number is the protocol's
+/// version: 2 since openraft 0.10, whose messages differ from 0.9's, so a
+/// node of an older version is refused at the handshake.
+pub const MAGIC: &[u8] = b"\0uhaha-raft-2\n";
 
 /// Most bytes in one frame: an append or a snapshot chunk.
 const MAX_FRAME: usize = 512 << 20;
@@ -29,8 +31,14 @@ const MAX_FRAME: usize = 512 << 20;
 #[derive(Serialize, Deserialize)]
 pub enum PeerRequest {
     AppendEntries(AppendEntriesRequest<TypeConfig>),
-    Vote(VoteRequest<NodeId>),
-    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    Vote(VoteRequest<TypeConfig>),
+    /// A whole snapshot, the leader's snapshot file as it is on disk.
+    Snapshot {
+        vote: Vote,
+        meta: SnapshotMeta,
+        data: SnapshotData,
+    },
+    TransferLeader(TransferLeaderRequest<TypeConfig>),
     /// The leader removed this node from the cluster. A removed node never
     /// hears of the membership that leaves it out (the leader stops
     /// replicating to it first), so the leader says so.
@@ -40,13 +48,15 @@ pub enum PeerRequest {
 /// The answer to a [`PeerRequest`], of the same kind.
 #[derive(Serialize, Deserialize)]
 pub enum PeerResponse {
-    AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
-    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
-    InstallSnapshot(
-        Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
-    ),
+    AppendEntries(Answer<AppendEntriesResponse<TypeConfig>>),
+    Vote(Answer<VoteResponse<TypeConfig>>),
+    Snapshot(Answer<SnapshotResponse<TypeConfig>>),
+    TransferLeader(Answer<TransferLeaderResponse<TypeConfig>>),
     Removed,
 }
+
+/// A peer's answer, or the error of its Raft (which has stopped).
+pub type Answer<T> = Result<T, RaftError<TypeConfig>>;
 
 /// Writes one frame.
 pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
@@ -119,8 +129,17 @@ pub async fn serve_peer<S: AsyncRead + AsyncWrite + Unpin>(
                 PeerResponse::AppendEntries(raft.append_entries(rpc).await)
             }
             PeerRequest::Vote(rpc) => PeerResponse::Vote(raft.vote(rpc).await),
-            PeerRequest::InstallSnapshot(rpc) => {
-                PeerResponse::InstallSnapshot(raft.install_snapshot(rpc).await)
+            PeerRequest::Snapshot { vote, meta, data } => {
+                let snapshot = openraft::Snapshot {
+                    meta,
+                    snapshot: data,
+                };
+                let installed = raft.install_full_snapshot(vote, snapshot).await;
+                PeerResponse::Snapshot(installed.map_err(RaftError::Fatal))
+            }
+            PeerRequest::TransferLeader(rpc) => {
+                let handled = raft.handle_transfer_leader(rpc).await;
+                PeerResponse::TransferLeader(handled.map_err(RaftError::Fatal))
             }
             PeerRequest::Removed => {
                 stop_removed(raft, tasks);

@@ -8,17 +8,16 @@
 //! entry with its clock and a fresh random seed, which is where the
 //! machine's deterministic time and randomness come from.
 
-use super::{Command, NodeId, Raft, Redirect, TypeConfig};
+use super::{Command, Raft, Redirect, TypeConfig};
 use crate::command::Reply;
 use crate::tasks::Tasks;
 use bytes::Bytes;
-use openraft::error::{Fatal, RaftError};
 use openraft::raft::responder::Responder;
-use openraft::RaftTypeConfig;
+use openraft::raft::ClientWriteResult;
 use rand_core::{RngCore, SeedableRng};
 use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -31,6 +30,13 @@ pub struct Batch {
     pub seed: u64,
     /// The commands, applied in this order.
     pub commands: SharedCommands,
+}
+
+/// How openraft's logs show an entry's payload: its size, not its data.
+impl std::fmt::Display for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} commands at {}", self.commands.len(), self.stamp)
+    }
 }
 
 /// The commands of a batch, shared rather than copied when the entry is:
@@ -89,7 +95,7 @@ impl Proposer {
     /// Starts the proposer task for `raft`, one of the node's `tasks`.
     pub fn start(raft: Raft, redirect: Redirect, tasks: &Tasks) -> Proposer {
         let (tx, rx) = mpsc::channel(MAX_BATCH_COMMANDS * 4);
-        tasks.spawn(run(raft, redirect, rx, tasks.clone()));
+        tasks.spawn(run(raft, redirect, rx));
         Proposer { tx }
     }
 
@@ -118,26 +124,23 @@ fn compact(command: Command) -> Command {
         .collect()
 }
 
-/// How many entries may be on their way through Raft at once. More than
-/// one lets the leader append the next entry while the previous one is
-/// being replicated; the pacing in [`run`] keeps the number low anyway, so
-/// this bounds memory more than it shapes batches.
+/// How many entries may be on their way through Raft at once. While they
+/// are, new writes wait in the queue and go out together in the next
+/// entry, so this shapes batches: enough to keep the log writer and the
+/// followers busy, few enough that each entry carries many writes.
 const MAX_IN_FLIGHT: usize = 4;
 
 /// The proposer task.
 ///
-/// openraft 0.9 makes one log append (and one fsync) per client write and
-/// its core waits for each append's flush before it takes the next
-/// message. An entry submitted while the core is still flushing the
-/// previous one would get an fsync of its own and carry only the few writes
-/// that had arrived by then. So after submitting an entry the proposer
-/// waits until the core has taken it (a no-op request queued behind it
-/// returns once the append is flushed and replication has started), and
-/// only then drains the queue: the next entry carries every write that
-/// arrived during that fsync. Under load the leader fsyncs back to back,
-/// each fsync covering everything that waited for it (group commit); when
-/// idle, a write goes out at once.
-async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::Receiver<Proposal>, tasks: Tasks) {
+/// It drains everything waiting into one entry and hands it to Raft's core
+/// with a [`Deliver`] that replies to each write once the entry is applied.
+/// Submitting is ordered and cheap (one message into the core, which
+/// appends in the background: openraft 0.10 persists the leader's log in
+/// parallel with replication); at most [`MAX_IN_FLIGHT`] entries are under
+/// way at once, so under load each entry carries every write that arrived
+/// while the previous ones committed (group commit), and when idle a write
+/// goes out at once.
+async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::Receiver<Proposal>) {
     let mut stamps = Stamps::new();
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
@@ -148,26 +151,36 @@ async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::Receiver<Proposal>, t
         };
         let (commands, waiting) = drain(first, &mut rx);
         let batch = stamps.batch(commands);
-        // Submitting is ordered (one channel into Raft's core); waiting for
-        // the commit is not, so it happens in its own task.
-        let submitted = raft.client_write_ff(batch).await;
-        let taken = submitted.is_ok();
-        tasks.spawn(async move {
-            let replies = committed(submitted, redirect).await;
+        // Shared with the responder, so that a write the core never took
+        // is told so here (it did not run), while one the core took and
+        // dropped is told that its outcome is unknown (see `Waiting`).
+        let waiting = Arc::new(Mutex::new(Some(waiting)));
+        let taken = waiting.clone();
+        let deliver = Deliver::new(move |result: ClientWriteResult<TypeConfig>| {
             drop(slot);
-            deliver(replies, waiting);
+            if let Some(waiting) = take(&taken) {
+                waiting.deliver(
+                    result
+                        .map(|r| r.data)
+                        .map_err(|e| redirect.refused_write(&e)),
+                );
+            }
         });
-        if taken {
-            let _ = raft.with_raft_state(|_| ()).await;
+        if let Err(fatal) = raft.client_write_ff(batch, Some(deliver)).await {
+            if let Some(waiting) = take(&waiting) {
+                waiting.deliver(Err(super::errors::fatal_reply(&fatal)));
+            }
+            return;
         }
     }
 }
 
+fn take(waiting: &Mutex<Option<Waiting>>) -> Option<Waiting> {
+    waiting.lock().expect("waiting lock").take()
+}
+
 /// `first` and every write waiting behind it, up to an entry's limits.
-fn drain(
-    first: Proposal,
-    rx: &mut mpsc::Receiver<Proposal>,
-) -> (Vec<Command>, Vec<oneshot::Sender<Reply>>) {
+fn drain(first: Proposal, rx: &mut mpsc::Receiver<Proposal>) -> (Vec<Command>, Waiting) {
     // Sized once for what is queued: growing a vector of thousands of
     // commands step by step costs the allocator more than the commands.
     let capacity = (rx.len() + 1).min(MAX_BATCH_COMMANDS);
@@ -182,42 +195,57 @@ fn drain(
         commands.push(next.command);
         waiting.push(next.reply);
     }
-    (commands, waiting)
+    (commands, Waiting(waiting))
 }
 
-/// Where openraft sends the outcome of a submitted entry.
-type CommitReceiver =
-    <<TypeConfig as RaftTypeConfig>::Responder as Responder<TypeConfig>>::Receiver;
+/// How openraft hands back the outcome of an entry: it calls the function
+/// once, from the state machine right after the entry is applied (or from
+/// the core when the entry is refused). A function, not a channel, so that
+/// replies reach the connections without a task in between.
+pub struct Deliver<T>(Box<dyn FnOnce(T) + Send>);
 
-/// The replies of a submitted entry once it is committed and applied, or
-/// the one reply that every write of the entry gets instead.
-async fn committed(
-    submitted: Result<CommitReceiver, Fatal<NodeId>>,
-    redirect: Redirect,
-) -> Result<Vec<Reply>, Reply> {
-    match submitted {
-        Err(fatal) => Err(redirect.write_error(&RaftError::Fatal(fatal))),
-        Ok(rx) => match rx.await {
-            Ok(Ok(response)) => Ok(response.data),
-            Ok(Err(e)) => Err(redirect.write_error(&RaftError::APIError(e))),
-            Err(_) => Err(super::errors::stopped_midway()),
-        },
+impl<T> Deliver<T> {
+    fn new(f: impl FnOnce(T) + Send + 'static) -> Self {
+        Deliver(Box::new(f))
     }
 }
 
-/// Hands each write its reply, in the entry's order.
-fn deliver(replies: Result<Vec<Reply>, Reply>, waiting: Vec<oneshot::Sender<Reply>>) {
-    match replies {
-        Ok(replies) => {
-            let mut replies = replies.into_iter();
-            for tx in waiting {
-                let _ = tx.send(replies.next().unwrap_or(Reply::Null));
+impl<T: Send + 'static> Responder<TypeConfig, T> for Deliver<T> {
+    fn on_complete(self, result: T) {
+        (self.0)(result)
+    }
+}
+
+/// The writes of one entry, waiting for their replies in the entry's
+/// order. Dropped before it delivers (Raft stopped with the entry under
+/// way), it tells each write that its outcome is unknown.
+struct Waiting(Vec<oneshot::Sender<Reply>>);
+
+impl Waiting {
+    /// Hands each write its reply, or every write the one reply that the
+    /// entry got instead.
+    fn deliver(mut self, replies: Result<Vec<Reply>, Reply>) {
+        let waiting = std::mem::take(&mut self.0);
+        match replies {
+            Ok(replies) => {
+                let mut replies = replies.into_iter();
+                for tx in waiting {
+                    let _ = tx.send(replies.next().unwrap_or(Reply::Null));
+                }
+            }
+            Err(reply) => {
+                for tx in waiting {
+                    let _ = tx.send(reply.clone());
+                }
             }
         }
-        Err(reply) => {
-            for tx in waiting {
-                let _ = tx.send(reply.clone());
-            }
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        for tx in self.0.drain(..) {
+            let _ = tx.send(super::errors::stopped_midway());
         }
     }
 }

@@ -45,7 +45,7 @@ async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::UnboundedReceiver<Wai
             waiting.push(next);
         }
         let result = raft
-            .ensure_linearizable()
+            .ensure_linearizable(openraft::raft::ReadPolicy::ReadIndex)
             .await
             .map(|_| ())
             .map_err(|e| redirect.read_error(&e));

@@ -28,8 +28,7 @@
 
 use crate::codec;
 use crate::machine::Clock;
-use crate::raft::{Node, NodeId};
-use openraft::SnapshotMeta;
+use crate::raft::SnapshotMeta;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::io::{Read, Write};
@@ -52,8 +51,19 @@ enum Compression {
 pub struct Header {
     /// The machine's clock and random generator.
     pub clock: Clock,
-    /// The Raft position (last log id, membership) and the snapshot's id.
-    pub meta: SnapshotMeta<NodeId, Node>,
+    /// The Raft position (last log id, membership).
+    pub meta: SnapshotMeta,
+}
+
+impl Header {
+    /// The snapshot's id (and file name): its position and its time.
+    pub fn id(&self) -> String {
+        let (term, index) = self
+            .meta
+            .last_log_id
+            .map_or((0, 0), |l| (l.leader_id.term, l.index));
+        new_id(term, index, &self.clock)
+    }
 }
 
 /// Writes a snapshot file into `out`, compressing the payload as it goes.
@@ -159,7 +169,7 @@ pub fn valid_id(id: &str) -> bool {
 }
 
 /// The id of a snapshot of the state at `meta`'s position and `clock`.
-pub fn new_id(term: u64, index: u64, clock: &Clock) -> String {
+fn new_id(term: u64, index: u64, clock: &Clock) -> String {
     format!("{term}-{index}-{}", clock.now / 1_000_000)
 }
 
@@ -281,24 +291,24 @@ impl SnapshotDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use openraft::{CommittedLeaderId, LogId, Membership, StoredMembership};
+    use crate::raft::{log_id, Node, StoredMembership};
+    use openraft::Membership;
     use std::collections::{BTreeMap, BTreeSet};
 
     fn header() -> Header {
         let mut clock = Clock::default();
         clock.advance(1_700_000_000_123_456_789, 42);
-        let log_id = LogId::new(CommittedLeaderId::new(3, 1), 16421);
+        let log_id = log_id(3, 1, 16421);
         let nodes = BTreeMap::from([(
             1,
             Node {
                 addr: "127.0.0.1:11001".into(),
             },
         )]);
-        let membership = Membership::new(vec![BTreeSet::from([1])], nodes);
+        let membership = Membership::new(vec![BTreeSet::from([1])], nodes).unwrap();
         let meta = SnapshotMeta {
             last_log_id: Some(log_id),
             last_membership: StoredMembership::new(Some(log_id), membership),
-            snapshot_id: new_id(3, 16421, &clock),
         };
         Header { clock, meta }
     }
@@ -323,7 +333,7 @@ mod tests {
         assert_eq!(&payload[..], b"payload");
         assert_eq!(back.clock.now, 1_700_000_000_123_456_789);
         assert_eq!(back.clock.start, 1_700_000_000_123_456_789);
-        assert_eq!(back.meta.snapshot_id, "3-16421-1700000000123");
+        assert_eq!(back.id(), "3-16421-1700000000123");
         assert_eq!(back.meta.last_log_id.unwrap().index, 16421);
         // The header starts with the clock: start and now as varints.
         let head = &bytes[17..17 + len];

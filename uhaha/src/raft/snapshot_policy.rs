@@ -100,7 +100,7 @@ pub fn start(raft: Raft, progress: Arc<Progress>, policy: Policy, tasks: &Tasks)
         let mut interval = tokio::time::interval(CHECK_EVERY);
         loop {
             interval.tick().await;
-            if raft.metrics().borrow().running_state.is_err() {
+            if super::metrics(&raft).running_state.is_err() {
                 return;
             }
             // The builder restarts the count when it begins; restarting

@@ -1,19 +1,21 @@
 //! The state machine: the user's struct and its clock, applied from the log
 //! in order on every node, and saved to snapshot files.
 
-use super::{Command, Entry, LogId, Node, NodeId, StorageResult, TypeConfig};
+use super::{Command, Entry, LogId, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::command::{Args, Builtin, CommandTable, Commands, Reply, Route};
 use crate::machine::{command_reply, contain, contain_snapshot, Clock, Ctx};
 use crate::raft::snapshot_file::{self, Header, SnapshotDir};
 use crate::raft::snapshot_policy::Progress;
-use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
-use openraft::{
-    EntryPayload, ErrorSubject, ErrorVerb, RaftSnapshotBuilder, StorageError, StorageIOError,
-    StoredMembership,
-};
-use std::io::Cursor;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, Stream, StreamExt};
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::{EntryPayload, RaftSnapshotBuilder};
+use std::io;
 use std::sync::Arc;
 use tokio::sync::{watch, RwLock};
+
+/// A snapshot as openraft handles it: its position and the file's bytes.
+type Snapshot = openraft::Snapshot<super::LeaderId, super::NodeId, super::Node, SnapshotData>;
 
 /// The name of the internal write that runs the machine's `#[tick]` method.
 /// Clients cannot send it: it is not in the command table.
@@ -27,7 +29,7 @@ pub struct Applied<M> {
     /// The machine's time and random generator.
     pub clock: Clock,
     last_applied: Option<LogId>,
-    membership: StoredMembership<NodeId, Node>,
+    membership: StoredMembership,
 }
 
 impl<M: Default> Default for Applied<M> {
@@ -84,29 +86,28 @@ impl<M: Commands> Applied<M> {
         let size = payload.len() as u64;
         let machine = contain_snapshot(|| M::load(&payload))
             .map_err(|e| format!("restore the machine: {e}"))?;
+        let id = header.id();
         let applied = Applied {
             machine,
             clock: header.clock,
             last_applied: header.meta.last_log_id,
-            membership: header.meta.last_membership.clone(),
+            membership: header.meta.last_membership,
         };
-        Ok(Loaded {
-            applied,
-            meta: header.meta,
-            size,
-        })
+        Ok(Loaded { applied, id, size })
     }
 }
 
 /// A state loaded from a snapshot file.
 struct Loaded<M> {
     applied: Applied<M>,
-    meta: SnapshotMeta<NodeId, Node>,
+    /// The snapshot's id.
+    id: String,
     /// The size of the machine's bytes, uncompressed.
     size: u64,
 }
 
-/// The state machine store that openraft drives.
+/// A node's state machine, typed by its machine: what the node reads
+/// and restores. openraft drives it as a [`StateMachine`].
 pub struct StateMachineStore<M> {
     state: Arc<RwLock<Applied<M>>>,
     table: Arc<CommandTable>,
@@ -131,16 +132,6 @@ impl<M> Clone for StateMachineStore<M> {
     }
 }
 
-fn snapshot_error(verb: ErrorVerb, e: impl ToString) -> StorageError<NodeId> {
-    StorageError::IO {
-        source: StorageIOError::new(
-            ErrorSubject::Snapshot(None),
-            verb,
-            openraft::AnyError::error(e.to_string()),
-        ),
-    }
-}
-
 impl<M: Commands> StateMachineStore<M> {
     /// A store over the newest snapshot in `snapshots`, or a fresh state.
     pub fn open(table: Arc<CommandTable>, snapshots: Arc<SnapshotDir>) -> Result<Self, String> {
@@ -148,7 +139,7 @@ impl<M: Commands> StateMachineStore<M> {
         let applied = match snapshots.newest()? {
             Some(bytes) => {
                 let loaded = Applied::from_snapshot(&bytes)?;
-                tracing::info!("loaded snapshot {}", loaded.meta.snapshot_id);
+                tracing::info!("loaded snapshot {}", loaded.id);
                 progress.snapshot_size(loaded.size);
                 loaded.applied
             }
@@ -195,17 +186,13 @@ impl<M: Commands> StateMachineStore<M> {
     /// is fair, so reads that arrive while an apply waits queue behind it:
     /// during a save both wait for the serialization (which the streaming
     /// snapshots of the parity issue move out of the lock).
-    fn build(&self) -> Result<Snapshot<TypeConfig>, String> {
+    fn build(&self) -> Result<Snapshot, String> {
         self.progress.restart();
         let (header, payload) = {
             let state = self.state.blocking_read();
-            let (term, index) = state
-                .last_applied
-                .map_or((0, 0), |l| (l.leader_id.term, l.index));
             let meta = SnapshotMeta {
                 last_log_id: state.last_applied,
                 last_membership: state.membership.clone(),
-                snapshot_id: snapshot_file::new_id(term, index, &state.clock),
             };
             let header = Header {
                 clock: state.clock.clone(),
@@ -216,7 +203,7 @@ impl<M: Commands> StateMachineStore<M> {
         };
         // Compressed as it streams to the file; openraft gets the file's
         // bytes, read back once the machine's are dropped.
-        let id = &header.meta.snapshot_id;
+        let id = &header.id();
         self.snapshots
             .write_with(id, |file| snapshot_file::write_to(file, &header, &payload))?;
         let size = payload.len();
@@ -229,127 +216,215 @@ impl<M: Commands> StateMachineStore<M> {
         );
         Ok(Snapshot {
             meta: header.meta,
-            snapshot: Box::new(Cursor::new(bytes)),
+            snapshot: bytes,
         })
     }
 }
 
-impl<M: Commands> RaftSnapshotBuilder<TypeConfig> for StateMachineStore<M> {
-    /// Builds a snapshot. openraft 0.9 stops Raft on any error of a build,
-    /// so a build that fails (a machine whose save fails or panics, a full
+impl<M> StateMachineStore<M> {
+    /// The newest snapshot on disk.
+    fn current(&self) -> Result<Option<Snapshot>, String> {
+        let Some(bytes) = self.snapshots.newest()? else {
+            return Ok(None);
+        };
+        let header = snapshot_file::decode_header(&bytes)?;
+        Ok(Some(Snapshot {
+            meta: header.meta,
+            snapshot: bytes,
+        }))
+    }
+}
+
+/// What openraft's state machine needs of a [`StateMachineStore`], without
+/// the machine's type: since openraft 0.10 `Raft` is generic over its
+/// state machine, and this keeps it one type for every machine, as it was.
+trait Machinery: Send + Sync + 'static {
+    /// The last applied log id and membership.
+    fn applied_state(&self) -> BoxFuture<'_, (Option<LogId>, StoredMembership)>;
+    /// Applies entries in order; one reply list per entry.
+    fn apply(&self, entries: Vec<Entry>) -> BoxFuture<'_, Vec<Vec<Reply>>>;
+    /// Builds a snapshot, blocking the thread while it does.
+    fn build(&self) -> Result<Snapshot, String>;
+    /// Tells of a snapshot build that failed.
+    fn build_failed(&self, error: String);
+    /// Keeps and loads a snapshot that the leader sent.
+    fn install(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<(), String>>;
+    /// The newest snapshot on disk.
+    fn current(&self) -> Result<Option<Snapshot>, String>;
+}
+
+impl<M: Commands> Machinery for StateMachineStore<M> {
+    fn applied_state(&self) -> BoxFuture<'_, (Option<LogId>, StoredMembership)> {
+        async move {
+            let state = self.state.read().await;
+            (state.last_applied, state.membership.clone())
+        }
+        .boxed()
+    }
+
+    fn apply(&self, entries: Vec<Entry>) -> BoxFuture<'_, Vec<Vec<Reply>>> {
+        async move {
+            let mut state = self.state.write().await;
+            let table = &self.table;
+            let mut replies = Vec::with_capacity(entries.len());
+            for entry in entries {
+                state.last_applied = Some(entry.log_id);
+                match entry.payload {
+                    EntryPayload::Blank => replies.push(Vec::new()),
+                    EntryPayload::Normal(batch) => {
+                        state.clock.advance(batch.stamp, batch.seed);
+                        self.progress.entry();
+                        let out = batch
+                            .commands
+                            .iter()
+                            .map(|c| {
+                                self.progress.applied(c);
+                                state.apply_command(table, c)
+                            })
+                            .collect();
+                        replies.push(out);
+                    }
+                    EntryPayload::Membership(m) => {
+                        state.membership = StoredMembership::new(Some(entry.log_id), m);
+                        replies.push(Vec::new());
+                    }
+                }
+            }
+            replies
+        }
+        .boxed()
+    }
+
+    fn build(&self) -> Result<Snapshot, String> {
+        StateMachineStore::build(self)
+    }
+
+    fn build_failed(&self, error: String) {
+        self.build_failures.send_replace(Some(error));
+    }
+
+    fn install(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<(), String>> {
+        async move {
+            let loaded = Applied::<M>::from_snapshot(&bytes)?;
+            let snapshots = self.snapshots.clone();
+            let id = loaded.id.clone();
+            tokio::task::spawn_blocking(move || snapshots.write(&id, &bytes))
+                .await
+                .map_err(|e| e.to_string())??;
+            tracing::info!("installed snapshot {}", loaded.id);
+            self.progress.restart();
+            self.progress.snapshot_size(loaded.size);
+            *self.state.write().await = loaded.applied;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn current(&self) -> Result<Option<Snapshot>, String> {
+        StateMachineStore::current(self)
+    }
+}
+
+/// The state machine that openraft drives: a [`StateMachineStore`] of any
+/// machine.
+#[derive(Clone)]
+pub struct StateMachine(Arc<dyn Machinery>);
+
+impl<M: Commands> From<StateMachineStore<M>> for StateMachine {
+    fn from(store: StateMachineStore<M>) -> Self {
+        StateMachine(Arc::new(store))
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotData;
+
+    /// Builds a snapshot. openraft stops Raft on any error of a build, so
+    /// a build that fails (a machine whose save fails or panics, a full
     /// disk) is told to [`StateMachineStore::build_failures`] instead and
     /// answered with the newest snapshot there is: openraft takes a
     /// snapshot that is not newer than its own as a no-op, and the log
     /// stays until a later build succeeds.
-    async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
-        let store = self.clone();
-        let built = tokio::task::spawn_blocking(move || store.build())
+    async fn build_snapshot(&mut self) -> io::Result<Snapshot> {
+        let machinery = self.0.clone();
+        let built = tokio::task::spawn_blocking(move || machinery.build())
             .await
             .unwrap_or_else(|e| Err(e.to_string()));
         match built {
             Ok(snapshot) => Ok(snapshot),
             Err(e) => {
                 tracing::error!("snapshot failed: {e}");
-                self.build_failures.send_replace(Some(e));
-                let current = self.get_current_snapshot().await?;
+                self.0.build_failed(e);
+                let current = self.0.current().map_err(io::Error::other)?;
                 Ok(current.unwrap_or_else(|| Snapshot {
                     meta: SnapshotMeta::default(),
-                    snapshot: Box::default(),
+                    snapshot: Vec::new(),
                 }))
             }
         }
     }
 }
 
-impl<M: Commands> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotData;
     type SnapshotBuilder = Self;
 
-    async fn applied_state(
-        &mut self,
-    ) -> StorageResult<(Option<LogId>, StoredMembership<NodeId, Node>)> {
-        let state = self.state.read().await;
-        Ok((state.last_applied, state.membership.clone()))
+    async fn applied_state(&mut self) -> io::Result<(Option<LogId>, StoredMembership)> {
+        Ok(self.0.applied_state().await)
     }
 
-    /// Applies entries in order, one reply list per entry (blank and
-    /// membership entries included, as openraft requires).
-    async fn apply<I>(&mut self, entries: I) -> StorageResult<Vec<Vec<Reply>>>
+    /// Applies the entries as they come, every entry that is ready at once
+    /// under one lock, and hands each entry's replies to its responder
+    /// (blank and membership entries get an empty list).
+    async fn apply<S>(&mut self, mut entries: S) -> io::Result<()>
     where
-        I: IntoIterator<Item = Entry> + Send,
-        I::IntoIter: Send,
+        S: Stream<Item = io::Result<EntryResponder<TypeConfig>>> + Unpin + Send,
     {
-        let mut state = self.state.write().await;
-        let mut replies = Vec::new();
-        for entry in entries {
-            state.last_applied = Some(entry.log_id);
-            match entry.payload {
-                EntryPayload::Blank => replies.push(Vec::new()),
-                EntryPayload::Normal(batch) => {
-                    state.clock.advance(batch.stamp, batch.seed);
-                    self.progress.entry();
-                    let table = &self.table;
-                    let out = batch
-                        .commands
-                        .iter()
-                        .map(|c| {
-                            self.progress.applied(c);
-                            state.apply_command(table, c)
-                        })
-                        .collect();
-                    replies.push(out);
+        let mut ready = Vec::new();
+        let mut responders = Vec::new();
+        let mut failed = None;
+        while let Some(first) = entries.next().await {
+            let mut next = Some(first);
+            while let Some(item) = next.take() {
+                match item {
+                    Ok((entry, responder)) => {
+                        ready.push(entry);
+                        responders.push(responder);
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
                 }
-                EntryPayload::Membership(m) => {
-                    state.membership = StoredMembership::new(Some(entry.log_id), m);
-                    replies.push(Vec::new());
+                next = entries.next().now_or_never().flatten();
+            }
+            let replies = self.0.apply(std::mem::take(&mut ready)).await;
+            for (responder, replies) in responders.drain(..).zip(replies) {
+                if let Some(responder) = responder {
+                    responder.send(replies);
                 }
             }
+            if let Some(e) = failed {
+                return Err(e);
+            }
         }
-        Ok(replies)
+        Ok(())
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> StorageResult<Box<Cursor<Vec<u8>>>> {
-        Ok(Box::new(Cursor::new(Vec::new())))
-    }
-
     /// Installs a snapshot sent by the leader: kept as a file, then loaded.
     async fn install_snapshot(
         &mut self,
-        meta: &SnapshotMeta<NodeId, Node>,
-        snapshot: Box<Cursor<Vec<u8>>>,
-    ) -> StorageResult<()> {
-        let bytes = snapshot.into_inner();
-        let loaded =
-            Applied::<M>::from_snapshot(&bytes).map_err(|e| snapshot_error(ErrorVerb::Read, e))?;
-        let snapshots = self.snapshots.clone();
-        let id = meta.snapshot_id.clone();
-        tokio::task::spawn_blocking(move || snapshots.write(&id, &bytes))
-            .await
-            .map_err(|e| snapshot_error(ErrorVerb::Write, e))?
-            .map_err(|e| snapshot_error(ErrorVerb::Write, e))?;
-        tracing::info!("installed snapshot {}", meta.snapshot_id);
-        self.progress.restart();
-        self.progress.snapshot_size(loaded.size);
-        *self.state.write().await = loaded.applied;
-        Ok(())
+        _meta: &SnapshotMeta,
+        snapshot: SnapshotData,
+    ) -> io::Result<()> {
+        self.0.install(snapshot).await.map_err(io::Error::other)
     }
 
-    async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
-        let Some(bytes) = self
-            .snapshots
-            .newest()
-            .map_err(|e| snapshot_error(ErrorVerb::Read, e))?
-        else {
-            return Ok(None);
-        };
-        let header =
-            snapshot_file::decode_header(&bytes).map_err(|e| snapshot_error(ErrorVerb::Read, e))?;
-        Ok(Some(Snapshot {
-            meta: header.meta,
-            snapshot: Box::new(Cursor::new(bytes)),
-        }))
+    async fn get_current_snapshot(&mut self) -> io::Result<Option<Snapshot>> {
+        self.0.current().map_err(io::Error::other)
     }
 }

@@ -15,17 +15,13 @@ pub fn start(raft: Raft, proposer: Proposer, every: Duration, tasks: &Tasks) {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            let leads = {
-                let metrics = raft.metrics();
-                let m = metrics.borrow();
-                m.current_leader == Some(m.id)
-            };
+            let leads = raft.is_leader();
             if leads {
                 // Wait for the tick to apply, so that ticks never pile up.
                 let reply = proposer.propose(vec![Bytes::from_static(TICK)]).await;
                 let _ = reply.await;
             }
-            if raft.metrics().borrow().running_state.is_err() {
+            if super::metrics(&raft).running_state.is_err() {
                 return;
             }
         }

@@ -89,6 +89,7 @@ impl Role {
 /// Calls the role hook with every change of the node's role, from the
 /// current one on, until Raft stops.
 pub(crate) fn watch_role(raft: crate::raft::Raft, hook: Arc<RoleHook>, tasks: &Tasks) {
+    use openraft::async_runtime::WatchReceiver;
     tasks.spawn_to_end(async move {
         let mut metrics = raft.metrics();
         let mut last = None;

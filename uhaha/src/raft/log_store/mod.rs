@@ -18,15 +18,15 @@ mod recent;
 mod tests;
 mod writer;
 
-use super::{Entry, LogId, NodeId, StorageResult, TypeConfig, Vote};
+use super::{Entry, LogId, NodeId, TypeConfig, Vote};
 use crate::codec;
-use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
-use openraft::{ErrorSubject, ErrorVerb, StorageError, StorageIOError};
+use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use recent::RecentEntries;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
+use std::io;
 use std::ops::RangeBounds;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -42,7 +42,10 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// entries are read from memory anyway ([`recent`]).
 const CACHE_BYTES: usize = 8 << 20;
 
-const VOTE: &str = "vote";
+/// The vote, as openraft 0.10 has it.
+const VOTE: &str = "vote.v2";
+/// The vote as openraft 0.9 had it, in logs written before; read once.
+const VOTE_V1: &str = "vote";
 const COMMITTED: &str = "committed";
 const LAST_PURGED: &str = "last_purged";
 
@@ -51,6 +54,9 @@ const LAST_PURGED: &str = "last_purged";
 pub struct LogReader {
     db: Arc<Database>,
     recent: Arc<Mutex<RecentEntries>>,
+    /// The vote on disk, kept in memory: replication reads it before and
+    /// after every batch of entries it reads.
+    vote: Arc<Mutex<Option<Vote>>>,
 }
 
 /// The log store that openraft's core owns: reads directly, writes through
@@ -61,9 +67,10 @@ pub struct LogStore {
 }
 
 impl LogStore {
-    /// Opens (or creates) the log at `path`. Without `sync`, appends are not
-    /// fsynced and the writer makes them durable once a second.
-    pub fn open(path: &Path, sync: bool) -> Result<LogStore, String> {
+    /// Opens (or creates) the log of node `id` at `path`. Without `sync`,
+    /// appends are not fsynced and the writer makes them durable once a
+    /// second.
+    pub fn open(path: &Path, id: NodeId, sync: bool) -> Result<LogStore, String> {
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
             .create(path)
@@ -72,10 +79,16 @@ impl LogStore {
         tx.open_table(LOGS).map_err(|e| e.to_string())?;
         tx.open_table(META).map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
-        let reader = LogReader {
+        let mut reader = LogReader {
             db: Arc::new(db),
             recent: Arc::default(),
+            vote: Arc::default(),
         };
+        let vote = match reader.read_meta::<Vote>(VOTE)? {
+            Some(vote) => Some(vote),
+            None => reader.read_meta::<VoteV1>(VOTE_V1)?.map(|v| v.upgrade(id)),
+        };
+        reader.vote = Arc::new(Mutex::new(vote));
         Ok(LogStore {
             writer: LogWriter::start(reader.clone(), sync)?,
             reader,
@@ -83,17 +96,33 @@ impl LogStore {
     }
 }
 
-fn encode<T: Serialize>(value: &T) -> StorageResult<Vec<u8>> {
-    codec::encode(value).map_err(|e| io_error(ErrorSubject::Store, ErrorVerb::Write, e))
+fn encode<T: Serialize>(value: &T) -> io::Result<Vec<u8>> {
+    codec::encode(value).map_err(io::Error::other)
 }
 
-fn io_error(
-    subject: ErrorSubject<NodeId>,
-    verb: ErrorVerb,
-    e: impl ToString,
-) -> StorageError<NodeId> {
-    StorageError::IO {
-        source: StorageIOError::new(subject, verb, openraft::AnyError::error(e.to_string())),
+/// The vote as openraft 0.9 stored it: the node voted for, if any, in a
+/// term, and whether a quorum granted it.
+#[derive(Deserialize)]
+struct VoteV1 {
+    leader_id: LeaderIdV1,
+    committed: bool,
+}
+
+#[derive(Deserialize)]
+struct LeaderIdV1 {
+    term: u64,
+    voted_for: Option<NodeId>,
+}
+
+impl VoteV1 {
+    /// The same vote as openraft 0.10 has it, on node `me`. A term in which
+    /// this node voted for nobody becomes one in which it voted for itself:
+    /// it then grants no other vote in that term, which is safe.
+    fn upgrade(self, me: NodeId) -> Vote {
+        let node = self.leader_id.voted_for.unwrap_or(me);
+        let mut vote = Vote::new(self.leader_id.term, node);
+        vote.committed = self.committed;
+        vote
     }
 }
 
@@ -102,7 +131,7 @@ impl LogReader {
         f(&mut self.recent.lock().expect("recent entries lock"));
     }
 
-    fn read_meta<T: DeserializeOwned>(&self, key: &str) -> StorageResult<Option<T>> {
+    fn read_meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, String> {
         let read = || -> Result<Option<T>, String> {
             let tx = self.db.begin_read().map_err(|e| e.to_string())?;
             let table = tx.open_table(META).map_err(|e| e.to_string())?;
@@ -113,10 +142,10 @@ impl LogReader {
                 .map(Some)
                 .map_err(|e| e.to_string())
         };
-        read().map_err(|e| io_error(ErrorSubject::Store, ErrorVerb::Read, e))
+        read()
     }
 
-    fn last_entry_log_id(&self) -> StorageResult<Option<LogId>> {
+    fn last_entry_log_id(&self) -> io::Result<Option<LogId>> {
         let read = || -> Result<Option<LogId>, String> {
             let tx = self.db.begin_read().map_err(|e| e.to_string())?;
             let table = tx.open_table(LOGS).map_err(|e| e.to_string())?;
@@ -126,12 +155,12 @@ impl LogReader {
             let entry: Entry = codec::decode(value.value()).map_err(|e| e.to_string())?;
             Ok(Some(entry.log_id))
         };
-        read().map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, e))
+        read().map_err(io::Error::other)
     }
 
     /// The entries in `range`: the older ones from the file, the recent
     /// ones (including those still waiting for the writer) from memory.
-    fn entries<RB: RangeBounds<u64>>(&self, range: RB) -> StorageResult<Vec<Entry>> {
+    fn entries<RB: RangeBounds<u64>>(&self, range: RB) -> io::Result<Vec<Entry>> {
         let (older, recent) = self
             .recent
             .lock()
@@ -153,9 +182,13 @@ impl LogReader {
             }
             Ok(entries)
         };
-        let mut entries = read().map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, e))?;
+        let mut entries = read().map_err(io::Error::other)?;
         entries.extend(recent);
         Ok(entries)
+    }
+
+    fn vote(&self) -> Option<Vote> {
+        *self.vote.lock().expect("vote lock")
     }
 }
 
@@ -163,8 +196,12 @@ impl RaftLogReader<TypeConfig> for LogReader {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
         &mut self,
         range: RB,
-    ) -> StorageResult<Vec<Entry>> {
+    ) -> io::Result<Vec<Entry>> {
         self.entries(range)
+    }
+
+    async fn read_vote(&mut self) -> io::Result<Option<Vote>> {
+        Ok(self.vote())
     }
 }
 
@@ -172,16 +209,23 @@ impl RaftLogReader<TypeConfig> for LogStore {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
         &mut self,
         range: RB,
-    ) -> StorageResult<Vec<Entry>> {
+    ) -> io::Result<Vec<Entry>> {
         self.reader.entries(range)
+    }
+
+    async fn read_vote(&mut self) -> io::Result<Option<Vote>> {
+        Ok(self.reader.vote())
     }
 }
 
 impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = LogReader;
 
-    async fn get_log_state(&mut self) -> StorageResult<LogState<TypeConfig>> {
-        let last_purged_log_id: Option<LogId> = self.reader.read_meta(LAST_PURGED)?;
+    async fn get_log_state(&mut self) -> io::Result<LogState<TypeConfig>> {
+        let last_purged_log_id: Option<LogId> = self
+            .reader
+            .read_meta(LAST_PURGED)
+            .map_err(io::Error::other)?;
         let last_log_id = self.reader.last_entry_log_id()?.or(last_purged_log_id);
         Ok(LogState {
             last_purged_log_id,
@@ -195,45 +239,31 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     /// Always durable, `--nosync` or not: a forgotten vote can elect two
     /// leaders in one term.
-    async fn save_vote(&mut self, vote: &Vote) -> StorageResult<()> {
+    async fn save_vote(&mut self, vote: &Vote) -> io::Result<()> {
         let bytes = encode(vote)?;
+        let vote = *vote;
         self.writer
-            .call(ErrorVerb::Write, |done| Change::Vote(bytes, done))
+            .call(|done| Change::Vote(vote, bytes, done))
             .await
-    }
-
-    /// Returns the vote uncommitted. openraft reads it only at startup, and
-    /// 0.9 resumes leadership at once when the stored vote is a committed
-    /// one for this node: a leader killed and restarted before its
-    /// followers noticed would serve linearizable reads from the commit
-    /// index it restored, which is written lazily and may be older than
-    /// writes it acknowledged (openraft#1511; uhaha-chaos seed 1, `kill`).
-    /// An uncommitted vote for the same term makes it a follower that
-    /// learns the commit index from a leader or holds an election, as any
-    /// Raft node does after a restart.
-    async fn read_vote(&mut self) -> StorageResult<Option<Vote>> {
-        Ok(self.reader.read_meta::<Vote>(VOTE)?.map(|mut vote| {
-            vote.committed = false;
-            vote
-        }))
     }
 
     /// Returns at once: the id is written about once every [`writer::LAZY_FLUSH`],
     /// with the transaction that is due then (or on its own when idle). It
     /// is never ahead of the log on disk: openraft only reports an index
     /// committed after this node's append of it has been flushed.
-    async fn save_committed(&mut self, committed: Option<LogId>) -> StorageResult<()> {
+    async fn save_committed(&mut self, committed: Option<LogId>) -> io::Result<()> {
         self.writer.set_committed(encode(&committed)?);
         Ok(())
     }
 
-    async fn read_committed(&mut self) -> StorageResult<Option<LogId>> {
-        Ok(self.reader.read_meta::<Option<LogId>>(COMMITTED)?.flatten())
+    async fn read_committed(&mut self) -> io::Result<Option<LogId>> {
+        let committed = self.reader.read_meta::<Option<LogId>>(COMMITTED);
+        Ok(committed.map_err(io::Error::other)?.flatten())
     }
 
     /// Makes the entries readable and queues them; the writer thread
     /// encodes them, commits and only then calls `callback`.
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> StorageResult<()>
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> io::Result<()>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
@@ -245,20 +275,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(())
     }
 
-    async fn truncate(&mut self, log_id: LogId) -> StorageResult<()> {
-        self.reader
-            .with_recent(|recent| recent.truncate(log_id.index));
-        self.writer
-            .call(ErrorVerb::Delete, |done| {
-                Change::Truncate(log_id.index, done)
-            })
-            .await
+    /// Drops the entries after `last` (all of them without it).
+    async fn truncate_after(&mut self, last: Option<LogId>) -> io::Result<()> {
+        let since = last.map_or(0, |l| l.index + 1);
+        self.reader.with_recent(|recent| recent.truncate(since));
+        self.writer.call(|done| Change::Truncate(since, done)).await
     }
 
-    async fn purge(&mut self, log_id: LogId) -> StorageResult<()> {
+    async fn purge(&mut self, log_id: LogId) -> io::Result<()> {
         self.reader.with_recent(|recent| recent.purge(log_id.index));
-        self.writer
-            .call(ErrorVerb::Delete, |done| Change::Purge(log_id, done))
-            .await
+        self.writer.call(|done| Change::Purge(log_id, done)).await?;
+        tracing::info!("log purged up to {}", log_id.index);
+        Ok(())
     }
 }

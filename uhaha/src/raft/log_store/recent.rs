@@ -157,8 +157,11 @@ fn entry_size(entry: &Entry) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raft::{Batch, TypeConfig};
-    use openraft::testing::{blank_ent, log_id};
+    use crate::raft::{log_id, Batch, TypeConfig};
+
+    fn blank_ent(term: u64, node: u64, index: u64) -> Entry {
+        openraft::testing::blank_ent::<TypeConfig>(term, node, index)
+    }
 
     fn normal(index: u64, commands: usize) -> Entry {
         let command = vec![bytes::Bytes::from_static(b"TICKET")];
@@ -190,7 +193,7 @@ mod tests {
         let mut recent = RecentEntries::default();
         assert_eq!(split(&recent, 1..3), (Some((1, 3)), vec![]));
         for i in 3..=6 {
-            recent.push(blank_ent::<TypeConfig>(1, 1, i));
+            recent.push(blank_ent(1, 1, i));
         }
         assert_eq!(split(&recent, 3..7), (None, vec![3, 4, 5, 6]));
         assert_eq!(split(&recent, 4..=5), (None, vec![4, 5]));

@@ -6,8 +6,9 @@ use super::*;
 use crate::command::{ArgError, Args, CommandTable, Commands, Reply};
 use crate::machine::{Ctx, Machine};
 use crate::raft::snapshot_file::SnapshotDir;
-use crate::raft::{Batch, StateMachineStore};
-use openraft::testing::{log_id, StoreBuilder, Suite};
+use crate::raft::{log_id, Batch, StateMachine, StateMachineStore};
+use openraft::testing::log::{StoreBuilder, Suite};
+use openraft::StorageError;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -70,22 +71,20 @@ impl Drop for TempDir {
 
 struct Builder;
 
-impl StoreBuilder<TypeConfig, LogStore, StateMachineStore<Empty>, TempDir> for Builder {
-    async fn build(
-        &self,
-    ) -> Result<(TempDir, LogStore, StateMachineStore<Empty>), StorageError<NodeId>> {
+impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for Builder {
+    async fn build(&self) -> Result<(TempDir, LogStore, StateMachine), StorageError<TypeConfig>> {
         let dir = TempDir::new();
-        let log = LogStore::open(&dir.0.join("raft.redb"), true).unwrap();
+        let log = LogStore::open(&dir.0.join("raft.redb"), 1, true).unwrap();
         let table = Arc::new(CommandTable::new(Empty::COMMANDS));
         let snapshots = Arc::new(SnapshotDir::open(&dir.0.join("snapshots"), 2).unwrap());
-        let machine = StateMachineStore::open(table, snapshots).unwrap();
-        Ok((dir, log, machine))
+        let machine = StateMachineStore::<Empty>::open(table, snapshots).unwrap();
+        Ok((dir, log, machine.into()))
     }
 }
 
-#[test]
-fn passes_the_openraft_storage_suite() {
-    Suite::test_all(Builder).unwrap();
+#[tokio::test]
+async fn passes_the_openraft_storage_suite() {
+    Suite::test_all(Builder).await.unwrap();
 }
 
 #[tokio::test]
@@ -93,15 +92,15 @@ async fn vote_purge_and_committed_survive_a_reopen() {
     let dir = TempDir::new();
     let path = dir.0.join("raft.redb");
     let vote = Vote::new(3, 1);
-    let committed = Some(log_id::<NodeId>(2, 1, 7));
+    let committed = Some(log_id(2, 1, 7));
     {
-        let mut log = LogStore::open(&path, false).unwrap();
+        let mut log = LogStore::open(&path, 1, false).unwrap();
         log.save_vote(&vote).await.unwrap();
         log.purge(log_id(1, 1, 4)).await.unwrap();
         // Lazy: written when the store closes at the latest.
         log.save_committed(committed).await.unwrap();
     }
-    let mut log = LogStore::open(&path, false).unwrap();
+    let mut log = LogStore::open(&path, 1, false).unwrap();
     assert_eq!(log.read_vote().await.unwrap(), Some(vote));
     assert_eq!(log.read_committed().await.unwrap(), committed);
     let state = log.get_log_state().await.unwrap();
@@ -135,7 +134,7 @@ fn write_to_file(log: &LogStore, indexes: std::ops::RangeInclusive<u64>) {
 #[tokio::test]
 async fn reads_span_the_file_and_entries_waiting_for_the_writer() {
     let dir = TempDir::new();
-    let mut log = LogStore::open(&dir.0.join("raft.redb"), true).unwrap();
+    let mut log = LogStore::open(&dir.0.join("raft.redb"), 1, true).unwrap();
     write_to_file(&log, 1..=10);
     // Appended but not yet written: more than memory keeps once written.
     log.reader
@@ -145,4 +144,43 @@ async fn reads_span_the_file_and_entries_waiting_for_the_writer() {
     assert_eq!(indexes, (1..=600).collect::<Vec<_>>());
     let tail = log.try_get_log_entries(590..).await.unwrap();
     assert_eq!(tail.len(), 11);
+}
+
+#[tokio::test]
+async fn a_vote_of_openraft_0_9_is_read_once_and_replaced() {
+    #[derive(Serialize)]
+    struct LeaderIdV1 {
+        term: u64,
+        voted_for: Option<NodeId>,
+    }
+    #[derive(Serialize)]
+    struct VoteV1 {
+        leader_id: LeaderIdV1,
+        committed: bool,
+    }
+    let dir = TempDir::new();
+    let path = dir.0.join("raft.redb");
+    let old = |term, voted_for, committed| VoteV1 {
+        leader_id: LeaderIdV1 { term, voted_for },
+        committed,
+    };
+    for (v1, now) in [
+        (old(4, Some(2), true), Vote::new_committed(4, 2)),
+        (old(5, None, false), Vote::new(5, 3)),
+    ] {
+        let _ = std::fs::remove_file(&path);
+        {
+            let log = LogStore::open(&path, 3, true).unwrap();
+            let tx = log.reader.db.begin_write().unwrap();
+            writer::put_meta(&tx, VOTE_V1, &codec::encode(&v1).unwrap()).unwrap();
+            tx.commit().unwrap();
+        }
+        let mut log = LogStore::open(&path, 3, true).unwrap();
+        assert_eq!(log.read_vote().await.unwrap(), Some(now));
+        let newer = Vote::new(6, 1);
+        log.save_vote(&newer).await.unwrap();
+        drop(log);
+        let mut log = LogStore::open(&path, 3, true).unwrap();
+        assert_eq!(log.read_vote().await.unwrap(), Some(newer));
+    }
 }

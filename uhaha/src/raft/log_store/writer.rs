@@ -9,12 +9,12 @@
 //! transaction per commit.
 
 use super::recent::RecentEntries;
-use super::{io_error, Entry, LogId, LogReader, StorageResult, TypeConfig};
+use super::{Entry, LogId, LogReader, TypeConfig, Vote};
 use super::{COMMITTED, LAST_PURGED, LOGS, META, VOTE};
 use crate::codec;
-use openraft::storage::LogFlushed;
-use openraft::{ErrorSubject, ErrorVerb};
+use openraft::storage::IOFlushed;
 use redb::Durability;
+use std::io;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -31,11 +31,11 @@ const MAX_GROUP: usize = 1024;
 
 /// A change for the log writer thread.
 pub(super) enum Change {
-    /// New entries; openraft is told through `LogFlushed` once they are
+    /// New entries; openraft is told through `IOFlushed` once they are
     /// written (and fsynced, unless `--nosync`).
-    Append(Vec<Entry>, LogFlushed<TypeConfig>),
-    /// The vote: always fsynced before `Done` fires.
-    Vote(Vec<u8>, Done),
+    Append(Vec<Entry>, IOFlushed<TypeConfig>),
+    /// The vote (and its encoding): always fsynced before `Done` fires.
+    Vote(Vote, Vec<u8>, Done),
     /// Drop the entries from this index on; always fsynced.
     Truncate(u64, Done),
     /// Drop the entries up to this log id and remember it.
@@ -65,7 +65,7 @@ impl Change {
                         .map_err(db_error)?;
                 }
             }
-            Change::Vote(bytes, _) => put_meta(tx, VOTE, bytes)?,
+            Change::Vote(_, bytes, _) => put_meta(tx, VOTE, bytes)?,
             Change::Truncate(since, _) => {
                 let mut logs = tx.open_table(LOGS).map_err(db_error)?;
                 logs.retain_in(*since.., |_, _| false).map_err(db_error)?;
@@ -81,10 +81,11 @@ impl Change {
         Ok(())
     }
 
-    /// Tells the cache of recent entries what is in the file now that the
-    /// change is committed. (What a truncation or a purge removes left the
-    /// cache when openraft asked for it, before the change was queued.)
-    fn record(&self, recent: &mut RecentEntries) {
+    /// Tells the reader's memory what is in the file now that the change
+    /// is committed: the vote, and which recent entries are written. (What
+    /// a truncation or a purge removes left the recent entries when
+    /// openraft asked for it, before the change was queued.)
+    fn record(&self, log: &LogReader, recent: &mut RecentEntries) {
         match self {
             Change::Append(entries, _) => {
                 if let Some(last) = entries.last() {
@@ -92,7 +93,8 @@ impl Change {
                 }
             }
             Change::Truncate(since, _) => recent.unwritten_from(*since),
-            Change::Vote(..) | Change::Purge(..) => {}
+            Change::Vote(vote, ..) => *log.vote.lock().expect("vote lock") = Some(*vote),
+            Change::Purge(..) => {}
         }
     }
 
@@ -100,16 +102,15 @@ impl Change {
     fn complete(self, result: &Result<(), String>) {
         let done = match self {
             Change::Append(_, flushed) => {
-                let io = result.clone().map_err(std::io::Error::other);
-                return flushed.log_io_completed(io);
+                return flushed.io_completed(result.clone().map_err(io::Error::other));
             }
-            Change::Vote(_, done) | Change::Truncate(_, done) | Change::Purge(_, done) => done,
+            Change::Vote(_, _, done) | Change::Truncate(_, done) | Change::Purge(_, done) => done,
         };
         let _ = done.send(result.clone());
     }
 }
 
-fn put_meta(tx: &redb::WriteTransaction, key: &str, value: &[u8]) -> Result<(), String> {
+pub(super) fn put_meta(tx: &redb::WriteTransaction, key: &str, value: &[u8]) -> Result<(), String> {
     let mut meta = tx.open_table(META).map_err(db_error)?;
     meta.insert(key, value).map_err(db_error)?;
     Ok(())
@@ -169,21 +170,12 @@ impl LogWriter {
     }
 
     /// Queues a change and waits until it is committed.
-    pub(super) async fn call(
-        &self,
-        verb: ErrorVerb,
-        change: impl FnOnce(Done) -> Change,
-    ) -> StorageResult<()> {
+    pub(super) async fn call(&self, change: impl FnOnce(Done) -> Change) -> io::Result<()> {
         let (done, committed) = oneshot::channel();
         self.send(change(done));
         match committed.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(io_error(ErrorSubject::Logs, verb, e)),
-            Err(_) => Err(io_error(
-                ErrorSubject::Logs,
-                verb,
-                "the log writer has stopped",
-            )),
+            Ok(result) => result.map_err(io::Error::other),
+            Err(_) => Err(io::Error::other("the log writer has stopped")),
         }
     }
 
@@ -302,7 +294,9 @@ impl WriterThread {
                     self.last_lazy_flush = Instant::now();
                 }
                 let mut recent = self.log.recent.lock().expect("recent entries lock");
-                self.group.iter().for_each(|c| c.record(&mut recent));
+                self.group
+                    .iter()
+                    .for_each(|c| c.record(&self.log, &mut recent));
             }
             Err(e) => tracing::error!("log write failed: {e}"),
         }
