@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 use uhaha_chaos::check::Verdict;
-use uhaha_chaos::nemesis::{schedule, FaultKind};
+use uhaha_chaos::nemesis::{schedule, Fault, FaultKind, Target};
 use uhaha_chaos::workload::{Load, Workload};
 use uhaha_chaos::{Options, Report};
 use uhaha_tests::skip_for_lack_of;
@@ -208,6 +208,44 @@ fn ticket_counter_loses_and_repeats_nothing_under_every_fault_kind() {
     };
     let (nodes, seed) = TICKET_RUN;
     let (report, out) = run(Spec::all_kinds("counter", TICKET, nodes, seed, counter));
+    assert_valid(&report, &out);
+}
+
+/// The first seed whose kill-only schedule for 3 nodes kills the leader at
+/// least three times.
+fn seed_killing_the_leader_thrice() -> u64 {
+    (1..)
+        .find(|&seed| {
+            let kills = schedule(&[FaultKind::Kill], 3, LENGTH, seed)
+                .into_iter()
+                .filter(|step| matches!(step.fault, Fault::Kill(Target::Leader)))
+                .count();
+            kills >= 3
+        })
+        .expect("some seed")
+}
+
+/// The leader persists its log in parallel with replication (openraft
+/// 0.10): a write is acknowledged once a quorum has it on disk, which may
+/// not include the leader. Killing the leader (`kill -9`) in the middle of a
+/// stream of writes, again and again, must lose no acknowledged ticket and
+/// repeat none.
+#[test]
+fn ticket_counter_keeps_every_acknowledged_ticket_when_leaders_are_killed() {
+    if skip_for_lack_of(
+        "ticket_counter_keeps_every_acknowledged_ticket_when_leaders_are_killed",
+        lacks(),
+    ) {
+        return;
+    }
+    let counter = Workload::Counter {
+        incr: "TICKET".into(),
+    };
+    let seed = seed_killing_the_leader_thrice();
+    let (report, out) = run(Spec {
+        nemesis: "kill",
+        ..Spec::all_kinds("leader-kills", TICKET, 3, seed, counter)
+    });
     assert_valid(&report, &out);
 }
 
