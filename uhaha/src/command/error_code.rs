@@ -16,6 +16,7 @@ use std::fmt;
 /// assert_eq!(ErrorCode::of("ERR syntax error"), None);
 /// assert!(ErrorCode::ClusterDown.did_not_run());
 /// assert!(!ErrorCode::Shutdown.did_not_run());
+/// assert_eq!(ErrorCode::of("UNCERTAIN leader changed"), Some(ErrorCode::Uncertain));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
