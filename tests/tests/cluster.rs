@@ -496,3 +496,56 @@ fn the_leader_can_remove_itself() {
         &strings(&["state", "Shutdown"]),
     );
 }
+
+/// `RAFT TRANSFER` hands leadership over on the leader (to a chosen voter or
+/// the most caught-up one), redirects on a follower, refuses a non-member,
+/// and the cluster keeps its state and takes writes through the new leader.
+#[test]
+fn raft_transfer_hands_leadership_over() {
+    let cluster = Cluster::start(TICKET, 3, &[]);
+    let first = cluster.leader();
+    let last = cluster.ticket_via(first);
+    let follower = (first + 1) % 3;
+    assert!(error_text(cluster.query(follower, &["RAFT", "TRANSFER"])).starts_with("MOVED "));
+    assert_eq!(
+        error_text(cluster.query(first, &["RAFT", "TRANSFER", "9"])),
+        "ERR server not found"
+    );
+    assert_eq!(
+        error_text(cluster.query(first, &["RAFT", "TRANSFER", "1", "2"])),
+        "ERR wrong number of arguments, try RAFT HELP"
+    );
+
+    // To the most caught-up voter: some other node.
+    let moved = cluster.string(first, &["RAFT", "TRANSFER"]);
+    let second = cluster.leader();
+    assert_ne!(second, first);
+    assert_eq!(moved, cluster.addrs[second]);
+    assert_eq!(cluster.ticket_via(second), last + 1);
+
+    // To a chosen voter, by id (node i has id i + 1).
+    let third = (0..3).find(|&i| i != second && i != first).unwrap();
+    let id = (third + 1).to_string();
+    let moved = cluster.string(second, &["RAFT", "TRANSFER", &id]);
+    assert_eq!(moved, cluster.addrs[third]);
+    assert_eq!(cluster.leader(), third);
+    assert_eq!(cluster.ticket_via(third), last + 2);
+}
+
+/// A leader told to stop (`SHUTDOWN`, as on SIGTERM) first hands leadership
+/// to another voter, so that the others do not wait out an election
+/// timeout; the cluster goes on from where it was.
+#[test]
+fn a_stopping_leader_hands_leadership_over() {
+    let mut cluster = Cluster::start(TICKET, 3, &[]);
+    let first = cluster.leader();
+    let last = cluster.ticket_via(first);
+    let _ = cluster.query(first, &["SHUTDOWN"]);
+    let node = cluster.nodes[first].as_mut().unwrap();
+    node.has_logged("handing leadership to node");
+    assert!(node.wait_exit(Duration::from_secs(20)).is_some());
+    cluster.nodes[first] = None;
+    let second = cluster.leader();
+    assert_ne!(second, first);
+    assert_eq!(cluster.ticket_via(second), last + 1);
+}

@@ -152,7 +152,7 @@ pub const BUILTINS: &[(Builtin, CommandSpec)] = &[
             "RAFT",
             Local,
             &[p("subcommand", Optional), p("arg", Variadic)],
-            "The Raft cluster: RAFT LEADER, RAFT INFO [pattern ...], RAFT SERVER LIST|ADD|REMOVE|PROMOTE|DEMOTE; see RAFT HELP.",
+            "The Raft cluster: RAFT LEADER, RAFT INFO [pattern ...], RAFT SERVER LIST|ADD|REMOVE|PROMOTE|DEMOTE, RAFT TRANSFER [id]; see RAFT HELP.",
         ),
     ),
     (

@@ -223,9 +223,11 @@ impl<M: Commands> Node<M> {
         self.shutdown().await;
     }
 
-    /// Stops the node: closes its port and every connection, and stops
-    /// Raft, whose log is closed once its last writes are on disk.
+    /// Stops the node: a leader first hands leadership to another voter,
+    /// then the node closes its port and every connection, and stops Raft,
+    /// whose log is closed once its last writes are on disk.
     pub async fn shutdown(self) {
+        self.shared.cluster.hand_over().await;
         self.shared.stop().await;
     }
 }

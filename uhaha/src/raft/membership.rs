@@ -14,6 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::sync::{watch, Mutex};
 
+/// How long a leadership transfer may take: a few election timeouts.
+const TRANSFER_WAIT: Duration = Duration::from_secs(5);
+
 /// A member of the cluster.
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -277,6 +280,70 @@ impl Cluster {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Hands leadership to voter `to`, or to the most caught-up other voter,
+    /// and waits until that node leads: it campaigns at once, told by this
+    /// leader, so no one waits out an election timeout. Returns the new
+    /// leader (this node, when asked to hand leadership to itself).
+    pub async fn transfer(&self, to: Option<NodeId>) -> Result<NodeId, MembershipError> {
+        let _one_at_a_time = self.changes.lock().await;
+        let status = self.status();
+        self.ensure_leader(&status)?;
+        let target = match to {
+            Some(id) if self.member(&status, id)?.voter => id,
+            Some(id) => {
+                return Err(MembershipError::Refused(format!(
+                    "node {id} is not a voter"
+                )))
+            }
+            None => self.most_caught_up_voter(&status).ok_or_else(|| {
+                MembershipError::Refused("no other voter to hand leadership to".into())
+            })?,
+        };
+        if target == status.id {
+            return Ok(target);
+        }
+        tracing::info!("handing leadership to node {target}");
+        let refused =
+            |e: String| MembershipError::Refused(format!("transfer to node {target}: {e}"));
+        self.raft
+            .trigger()
+            .transfer_leader(target)
+            .await
+            .map_err(|e| refused(e.to_string()))?;
+        self.raft
+            .wait(Some(TRANSFER_WAIT))
+            .metrics(|m| m.current_leader == Some(target), "leadership moved")
+            .await
+            .map_err(|e| refused(e.to_string()))?;
+        Ok(target)
+    }
+
+    /// Before this node stops: if it leads and another voter can take over,
+    /// hands leadership to it, so that the cluster does not wait out an
+    /// election timeout for a new leader (rolling restarts).
+    pub async fn hand_over(&self) {
+        let status = self.status();
+        let others = status.members.iter().any(|m| m.voter && m.id != status.id);
+        if status.leader != Some(status.id) || !others {
+            return;
+        }
+        if let Err(MembershipError::Refused(why)) = self.transfer(None).await {
+            tracing::warn!("stopping without handing leadership over: {why}");
+        }
+    }
+
+    /// The voter other than this node whose log matches the leader's
+    /// furthest, as the leader last heard.
+    fn most_caught_up_voter(&self, status: &Status) -> Option<NodeId> {
+        let replication = super::metrics(&self.raft).replication?;
+        status
+            .members
+            .iter()
+            .filter(|m| m.voter && m.id != status.id)
+            .max_by_key(|m| replication.get(&m.id).copied().flatten())
+            .map(|m| m.id)
     }
 
     /// Takes a snapshot of this node's state now and waits until it is

@@ -17,6 +17,7 @@ const RAFT_HELP: &[&str] = &[
     "RAFT SERVER REMOVE id",
     "RAFT SERVER PROMOTE id",
     "RAFT SERVER DEMOTE id",
+    "RAFT TRANSFER [id]",
     "RAFT SNAPSHOT NOW",
     "RAFT SNAPSHOT LIST",
     "RAFT SNAPSHOT FILE id",
@@ -64,8 +65,13 @@ fn parse_id(arg: &Bytes) -> Result<NodeId, Reply> {
 }
 
 fn membership_reply(result: Result<(), MembershipError>) -> Reply {
+    reply_or_refusal(result.map(|()| Reply::Integer(1)))
+}
+
+/// The reply, or the one for a cluster change that did not happen.
+fn reply_or_refusal(result: Result<Reply, MembershipError>) -> Reply {
     match result {
-        Ok(()) => Reply::Integer(1),
+        Ok(reply) => reply,
         Err(MembershipError::Redirect(reply)) => reply,
         Err(MembershipError::Refused(why)) => Reply::error(why),
     }
@@ -117,7 +123,8 @@ impl ClusterCommands<'_> {
             ("INFO", _) => self.raft_info(&cmd[2..]),
             ("SERVER", n) if n >= 3 => self.raft_server(cmd).await,
             ("SNAPSHOT", n) if n >= 3 => self.raft_snapshot(cmd).await,
-            ("HELP" | "LEADER" | "SERVER" | "SNAPSHOT", _) => raft_arity(),
+            ("TRANSFER", 2 | 3) => self.raft_transfer(cmd.get(2)).await,
+            ("HELP" | "LEADER" | "SERVER" | "SNAPSHOT" | "TRANSFER", _) => raft_arity(),
             _ => unknown_raft(&[&cmd[0], &cmd[1]]),
         }
     }
@@ -158,6 +165,20 @@ impl ClusterCommands<'_> {
             ("LIST" | "ADD" | "REMOVE" | "PROMOTE" | "DEMOTE", _) => raft_arity(),
             _ => unknown_raft(&[&cmd[0], &cmd[1], &cmd[2]]),
         }
+    }
+
+    /// `RAFT TRANSFER [id]`: the new leader's address once it leads.
+    async fn raft_transfer(&self, id: Option<&Bytes>) -> Reply {
+        let to = match id.map(parse_id).transpose() {
+            Ok(to) => to,
+            Err(reply) => return reply,
+        };
+        let moved = self.cluster.transfer(to).await.map(|leader| {
+            let members = self.cluster.status().members;
+            let addr = members.into_iter().find(|m| m.id == leader);
+            Reply::bulk(addr.map(|m| m.addr).unwrap_or_default())
+        });
+        reply_or_refusal(moved)
     }
 
     async fn raft_snapshot(&self, cmd: &[Bytes]) -> Reply {
