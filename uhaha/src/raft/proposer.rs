@@ -1,10 +1,10 @@
 //! The proposer: the one task that turns waiting writes into log entries.
 //!
-//! Writes from every connection queue here. Whenever Raft's core is ready
-//! for the next entry (see [`run`]), the proposer drains everything that is
-//! waiting into one entry, so a single fsync and a single replication round
-//! cover hundreds of commands: throughput grows with the number of clients
-//! instead of being capped at one command per fsync. The leader stamps each
+//! Writes from every connection queue here. Whenever an entry may go out
+//! (see [`run`]), the proposer drains everything that is waiting into one
+//! entry, so a single fsync and a single replication round cover hundreds
+//! of commands: throughput grows with the number of clients instead of
+//! being capped at one command per fsync. The leader stamps each
 //! entry with its clock and a fresh random seed, which is where the
 //! machine's deterministic time and randomness come from.
 
