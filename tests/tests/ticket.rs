@@ -120,8 +120,9 @@ fn bad_flags_are_usage_errors_that_name_the_flag() {
         assert_eq!(out.status.code(), Some(2), "{args:?} is a usage error");
         String::from_utf8(out.stderr).unwrap()
     };
-    let cases: [(&[&str], &[&str]); 6] = [
+    let cases: [(&[&str], &[&str]); 7] = [
         (&["--tls-cert", "c.pem"], &["--tls-key"]),
+        (&["--log-format", "xml"], &["'xml'", "--log-format"]),
         (&["--tls-ca", "ca.pem"], &["--tls-cert"]),
         (&["-l", "loud"], &["'loud'", "-l"]),
         (
@@ -140,4 +141,47 @@ fn bad_flags_are_usage_errors_that_name_the_flag() {
             assert!(err.contains(needle), "{args:?}: no {needle:?} in {err}");
         }
     }
+}
+
+/// `--log-format json`: every line the node logs is one JSON object with
+/// the timestamp, level, target and message, for log shippers.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    use std::io::{BufRead, BufReader};
+    let dir = data_dir();
+    let mut child = std::process::Command::new(TICKET)
+        .args(["-a", "127.0.0.1:0", "-d", &dir_arg(dir.path())])
+        .args(["--log-format", "json"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let listening = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no 'server listening' line; saw {seen:?}"));
+        let object: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
+        for field in ["timestamp", "level", "target"] {
+            assert!(object[field].is_string(), "no {field} in {line}");
+        }
+        let message = object["fields"]["message"].as_str().unwrap().to_string();
+        seen.push(message.clone());
+        if message.starts_with("server listening at ") {
+            break object;
+        }
+    };
+    assert_eq!(listening["level"], "INFO");
+    assert!(listening["target"].as_str().unwrap().starts_with("uhaha"));
+    let _ = child.kill();
+    let _ = child.wait();
 }

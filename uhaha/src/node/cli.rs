@@ -67,6 +67,15 @@ struct Flags {
         help_heading = "Basic options"
     )]
     level: String,
+    /// Log format [human, json]: json writes one object per line
+    #[arg(
+        long = "log-format",
+        value_name = "format",
+        default_value = "human",
+        value_parser = ["human", "json"],
+        help_heading = "Basic options"
+    )]
+    log_format: String,
 
     /// Path to TLS certificate
     #[arg(
@@ -201,8 +210,8 @@ struct Flags {
 
 /// What the command line asks for.
 pub enum Invocation {
-    /// Run a node with this config, logging at this level (`-l`).
-    Run(Box<Config>, String),
+    /// Run a node with this config, logging as asked.
+    Run(Box<Config>, Logging),
     /// Print the version (`-v`).
     Version,
 }
@@ -247,7 +256,11 @@ pub fn parse<M: Machine>(table: &CommandTable) -> Result<Invocation, clap::Error
         handshake_timeout: Duration::from_secs(flags.handshake_timeout),
         limits: Limits::default(),
     };
-    Ok(Invocation::Run(Box::new(config), flags.level))
+    let logging = Logging {
+        level: flags.level,
+        json: flags.log_format == "json",
+    };
+    Ok(Invocation::Run(Box::new(config), logging))
 }
 
 /// An address to advertise: `host:port`, as uhaha requires.
@@ -259,10 +272,19 @@ fn host_and_port(addr: &str) -> Result<String, String> {
     }
 }
 
-/// Logs to stderr at one of uhaha's log levels (`-l`), mapped onto
-/// tracing's; `parse` has checked the name.
-pub fn init_logging(level: &str) {
-    let filter = match level {
+/// How a node run from the command line logs.
+pub struct Logging {
+    /// One of uhaha's log levels (`-l`); `parse` has checked the name.
+    level: String,
+    /// One JSON object per line (`--log-format json`), for log shippers,
+    /// instead of the human format.
+    json: bool,
+}
+
+/// Logs to stderr at one of uhaha's log levels, mapped onto tracing's, in
+/// the format asked for.
+pub fn init_logging(logging: &Logging) {
+    let filter = match logging.level.as_str() {
         "debug" | "verbose" | "verb" => tracing::Level::DEBUG,
         "notice" | "info" => tracing::Level::INFO,
         "warning" | "warn" => tracing::Level::WARN,
@@ -278,15 +300,16 @@ pub fn init_logging(level: &str) {
     let targets = Targets::new()
         .with_target("openraft", raft_level)
         .with_default(filter);
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::stderr().is_terminal())
-                .with_target(false),
-        )
-        .with(targets)
-        .init();
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(targets);
+    if logging.json {
+        registry.with(layer.json()).init();
+    } else {
+        let human = layer
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false);
+        registry.with(human).init();
+    }
 }
 
 /// Parses a size: bytes, or a number with `KB`, `MB` or `GB` (powers of

@@ -134,8 +134,8 @@ impl<M: Commands> NodeBuilder<M> {
     pub fn serve(mut self) -> ! {
         let table = CommandTable::new(M::COMMANDS);
         match crate::node::cli::parse::<M>(&table) {
-            Ok(Invocation::Run(config, level)) => {
-                crate::node::cli::init_logging(&level);
+            Ok(Invocation::Run(config, logging)) => {
+                crate::node::cli::init_logging(&logging);
                 self.config = Some(*config);
             }
             Ok(Invocation::Version) => {
