@@ -392,6 +392,14 @@ impl Cluster {
         redis::from_redis_value(self.query(i, args).expect("a reply")).expect("a string")
     }
 
+    /// One value of node `i`'s `RAFT INFO`.
+    pub fn raft_info(&self, i: usize, key: &str) -> String {
+        let info: std::collections::HashMap<String, String> =
+            redis::from_redis_value(self.query(i, &["RAFT", "INFO", key]).expect("a reply"))
+                .expect("RAFT INFO pairs");
+        info[key].clone()
+    }
+
     /// The index of the node every live node agrees leads.
     pub fn leader(&self) -> usize {
         eventually("a leader that every live node agrees on", || {

@@ -195,20 +195,30 @@ fn kvdb_register_stays_linearizable_under_every_fault_kind() {
     }
 }
 
-#[test]
-fn ticket_counter_loses_and_repeats_nothing_under_every_fault_kind() {
-    if skip_for_lack_of(
-        "ticket_counter_loses_and_repeats_nothing_under_every_fault_kind",
-        lacks(),
-    ) {
+/// Test `test`: the ticket counter under `nemesis` with `(nodes, seed)`
+/// loses no acknowledged ticket and repeats none.
+fn ticket_counter_checks_out(test: &str, name: &str, nemesis: &str, (nodes, seed): (usize, u64)) {
+    if skip_for_lack_of(test, lacks()) {
         return;
     }
     let counter = Workload::Counter {
         incr: "TICKET".into(),
     };
-    let (nodes, seed) = TICKET_RUN;
-    let (report, out) = run(Spec::all_kinds("counter", TICKET, nodes, seed, counter));
+    let (report, out) = run(Spec {
+        nemesis,
+        ..Spec::all_kinds(name, TICKET, nodes, seed, counter)
+    });
     assert_valid(&report, &out);
+}
+
+#[test]
+fn ticket_counter_loses_and_repeats_nothing_under_every_fault_kind() {
+    ticket_counter_checks_out(
+        "ticket_counter_loses_and_repeats_nothing_under_every_fault_kind",
+        "counter",
+        "all",
+        TICKET_RUN,
+    );
 }
 
 /// The first seed whose kill-only schedule for 3 nodes kills the leader at
@@ -232,21 +242,12 @@ fn seed_killing_the_leader_thrice() -> u64 {
 /// repeat none.
 #[test]
 fn ticket_counter_keeps_every_acknowledged_ticket_when_leaders_are_killed() {
-    if skip_for_lack_of(
+    ticket_counter_checks_out(
         "ticket_counter_keeps_every_acknowledged_ticket_when_leaders_are_killed",
-        lacks(),
-    ) {
-        return;
-    }
-    let counter = Workload::Counter {
-        incr: "TICKET".into(),
-    };
-    let seed = seed_killing_the_leader_thrice();
-    let (report, out) = run(Spec {
-        nemesis: "kill",
-        ..Spec::all_kinds("leader-kills", TICKET, 3, seed, counter)
-    });
-    assert_valid(&report, &out);
+        "leader-kills",
+        "kill",
+        (3, seed_killing_the_leader_thrice()),
+    );
 }
 
 #[test]

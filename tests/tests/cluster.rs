@@ -454,18 +454,13 @@ fn a_restarted_leader_does_not_resume_its_old_term() {
     let mut cluster = Cluster::start(TICKET, 3, &[]);
     let leader = cluster.leader();
     let last = cluster.ticket_via(leader);
-    let term = |cluster: &Cluster, i: usize| -> String {
-        let info: Vec<String> =
-            redis::from_redis_value(cluster.query(i, &["RAFT", "INFO", "term"]).unwrap()).unwrap();
-        info[1].clone()
-    };
-    let old_term = term(&cluster, leader);
+    let old_term = cluster.raft_info(leader, "term");
     cluster.kill(leader);
     // Back well within an election timeout: the followers have not moved on.
     cluster.nodes[leader] = Some(cluster.spawn(leader));
     let now = cluster.leader();
     assert!(
-        now != leader || term(&cluster, now) != old_term,
+        now != leader || cluster.raft_info(now, "term") != old_term,
         "node {} leads term {old_term} again after a restart",
         leader + 1
     );

@@ -186,13 +186,7 @@ fn a_follower_that_missed_the_compacted_log_catches_up_by_snapshot() {
     let mut cluster = Cluster::start(TICKET, 3, &["--snapshot-logs", "50", "--openreads"]);
     let leader = cluster.leader();
     let behind = (leader + 1) % 3;
-    let info: Vec<String> = redis::from_redis_value(
-        cluster
-            .query(behind, &["RAFT", "INFO", "last_log_index"])
-            .unwrap(),
-    )
-    .unwrap();
-    let missed_from: u64 = info[1].parse().unwrap();
+    let missed_from: u64 = cluster.raft_info(behind, "last_log_index").parse().unwrap();
     cluster.kill(behind);
     let mut last = 0;
     for _ in 0..300 {
@@ -266,13 +260,7 @@ fn snapshots_count_commands_not_the_entries_that_batch_them() {
     let expected: usize = (1..=5000).map(|n| format!(":{n}\r\n").len()).sum();
     let replies = raw_exact(addr, &resp(&["TICKET"]).repeat(5000), expected);
     assert!(replies.ends_with(b":5000\r\n"));
-    let info: std::collections::HashMap<String, String> = redis::from_redis_value(
-        cluster
-            .query(0, &["RAFT", "INFO", "last_log_index"])
-            .unwrap(),
-    )
-    .unwrap();
-    let entries: u64 = info["last_log_index"].parse().unwrap();
+    let entries: u64 = cluster.raft_info(0, "last_log_index").parse().unwrap();
     assert!(
         entries < 1000,
         "the writes were not batched: {entries} entries"

@@ -190,8 +190,9 @@ fn read_restore_file(path: &std::path::Path, dir: &std::path::Path) -> Result<Ve
 }
 
 /// Waits until this node is a member, a leader is known, and this node has
-/// applied every entry it had when it started and the membership it knows. A lone voter elects itself at
-/// once rather than after an election timeout.
+/// applied every entry it had when it started and the membership it knows.
+/// A lone voter elects itself at once rather than after an election
+/// timeout.
 async fn wait_until_loaded(raft: &Raft) -> Result<(), String> {
     let metrics = raft::metrics(raft);
     let target = metrics.last_log_index;

@@ -284,9 +284,9 @@ impl Cluster {
 
     /// Hands leadership to voter `to`, or to the most caught-up other voter,
     /// and waits until that node leads: it campaigns at once, told by this
-    /// leader, so no one waits out an election timeout. Returns the new
-    /// leader (this node, when asked to hand leadership to itself).
-    pub async fn transfer(&self, to: Option<NodeId>) -> Result<NodeId, MembershipError> {
+    /// leader, so no one waits out an election timeout. Asked to hand
+    /// leadership to itself, the leader stays.
+    pub async fn transfer(&self, to: Option<NodeId>) -> Result<(), MembershipError> {
         let _one_at_a_time = self.changes.lock().await;
         let status = self.status();
         self.ensure_leader(&status)?;
@@ -302,7 +302,7 @@ impl Cluster {
             })?,
         };
         if target == status.id {
-            return Ok(target);
+            return Ok(());
         }
         tracing::info!("handing leadership to node {target}");
         let refused =
@@ -317,7 +317,7 @@ impl Cluster {
             .metrics(|m| m.current_leader == Some(target), "leadership moved")
             .await
             .map_err(|e| refused(e.to_string()))?;
-        Ok(target)
+        Ok(())
     }
 
     /// Before this node stops: if it leads and another voter can take over,

@@ -23,7 +23,8 @@ pub mod ticker;
 pub use errors::{stopped_midway, Redirect};
 pub use log_store::LogStore;
 pub use membership::{Cluster, MembershipError};
-pub use proposer::{Batch, Deliver, Proposer};
+use proposer::Deliver;
+pub use proposer::{Batch, Proposer};
 pub use read_barrier::ReadBarrier;
 pub use state_machine::{Applied, StateMachine, StateMachineStore, TICK};
 
@@ -53,9 +54,9 @@ impl openraft::RaftTypeConfig for TypeConfig {
     type Node = Node;
     type Term = u64;
     type LeaderId = LeaderId;
-    type Vote = openraft::impls::Vote<LeaderId>;
-    type Payload = openraft::EntryPayload<Batch, NodeId, Node>;
-    type Entry = openraft::Entry<LeaderId, Self::Payload>;
+    type Vote = Vote;
+    type Payload = Payload;
+    type Entry = Entry;
     type AsyncRuntime = openraft_rt_tokio::TokioRuntime;
     type Responder<T>
         = Deliver<T>
@@ -68,7 +69,10 @@ impl openraft::RaftTypeConfig for TypeConfig {
     type ErrorSource = openraft::impls::BoxedErrorSource;
 }
 
-pub type Entry = openraft::Entry<LeaderId, openraft::EntryPayload<Batch, NodeId, Node>>;
+/// What an entry carries: a [`Batch`], or Raft's own blank and membership
+/// entries.
+type Payload = openraft::EntryPayload<Batch, NodeId, Node>;
+pub type Entry = openraft::Entry<LeaderId, Payload>;
 pub type LogId = openraft::LogId<LeaderId>;
 pub type Vote = openraft::impls::Vote<LeaderId>;
 pub type Raft = openraft::Raft<TypeConfig, StateMachine>;
@@ -77,6 +81,8 @@ pub type SnapshotMeta = openraft::SnapshotMeta<LeaderId, NodeId, Node>;
 
 /// A snapshot's data as it travels: the snapshot file's bytes.
 pub type SnapshotData = Vec<u8>;
+/// A snapshot as openraft handles it: its position and the file's bytes.
+pub type Snapshot = openraft::Snapshot<LeaderId, NodeId, Node, SnapshotData>;
 
 /// What openraft reports of this node now.
 pub fn metrics(raft: &Raft) -> openraft::RaftMetrics<TypeConfig> {

@@ -3,7 +3,7 @@
 //! a fresh connection after any failure.
 
 use super::peer::{read_frame, send_handshake, write_frame, PeerRequest, PeerResponse};
-use super::{Node, NodeId, SnapshotData, TypeConfig, Vote};
+use super::{Node, NodeId, Snapshot, SnapshotData, TypeConfig, Vote};
 use crate::tls::{dial, Stream, Tls};
 use openraft::error::{
     NetworkError, RPCError, RaftError, ReplicationClosed, StreamingError, Timeout, Unreachable,
@@ -203,7 +203,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
     async fn full_snapshot(
         &mut self,
         vote: Vote,
-        snapshot: openraft::Snapshot<super::LeaderId, NodeId, Node, SnapshotData>,
+        snapshot: Snapshot,
         cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {

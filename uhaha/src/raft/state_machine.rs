@@ -1,7 +1,9 @@
 //! The state machine: the user's struct and its clock, applied from the log
 //! in order on every node, and saved to snapshot files.
 
-use super::{Command, Entry, LogId, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
+use super::{
+    Command, Entry, LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig,
+};
 use crate::command::{Args, Builtin, CommandTable, Commands, Reply, Route};
 use crate::machine::{command_reply, contain, contain_snapshot, Clock, Ctx};
 use crate::raft::snapshot_file::{self, Header, SnapshotDir};
@@ -13,9 +15,6 @@ use openraft::{EntryPayload, RaftSnapshotBuilder};
 use std::io;
 use std::sync::Arc;
 use tokio::sync::{watch, RwLock};
-
-/// A snapshot as openraft handles it: its position and the file's bytes.
-type Snapshot = openraft::Snapshot<super::LeaderId, super::NodeId, super::Node, SnapshotData>;
 
 /// The name of the internal write that runs the machine's `#[tick]` method.
 /// Clients cannot send it: it is not in the command table.
@@ -179,60 +178,6 @@ impl<M: Commands> StateMachineStore<M> {
     pub fn progress(&self) -> Arc<Progress> {
         self.progress.clone()
     }
-
-    /// Saves the state as it is now. The machine is serialized under the
-    /// read lock (applies wait meanwhile); the file is written after. Runs
-    /// on a blocking thread: it waits for the lock by blocking. tokio's lock
-    /// is fair, so reads that arrive while an apply waits queue behind it:
-    /// during a save both wait for the serialization (which the streaming
-    /// snapshots of the parity issue move out of the lock).
-    fn build(&self) -> Result<Snapshot, String> {
-        self.progress.restart();
-        let (header, payload) = {
-            let state = self.state.blocking_read();
-            let meta = SnapshotMeta {
-                last_log_id: state.last_applied,
-                last_membership: state.membership.clone(),
-            };
-            let header = Header {
-                clock: state.clock.clone(),
-                meta,
-            };
-            let saved = contain_snapshot(|| state.machine.save()).map_err(|e| e.to_string())?;
-            (header, saved)
-        };
-        // Compressed as it streams to the file; openraft gets the file's
-        // bytes, read back once the machine's are dropped.
-        let id = &header.id();
-        self.snapshots
-            .write_with(id, |file| snapshot_file::write_to(file, &header, &payload))?;
-        let size = payload.len();
-        drop(payload);
-        self.progress.snapshot_size(size as u64);
-        let bytes = self.snapshots.read(id)?;
-        tracing::info!(
-            "snapshot {id} saved ({} bytes, {size} before compression)",
-            bytes.len()
-        );
-        Ok(Snapshot {
-            meta: header.meta,
-            snapshot: bytes,
-        })
-    }
-}
-
-impl<M> StateMachineStore<M> {
-    /// The newest snapshot on disk.
-    fn current(&self) -> Result<Option<Snapshot>, String> {
-        let Some(bytes) = self.snapshots.newest()? else {
-            return Ok(None);
-        };
-        let header = snapshot_file::decode_header(&bytes)?;
-        Ok(Some(Snapshot {
-            meta: header.meta,
-            snapshot: bytes,
-        }))
-    }
 }
 
 /// What openraft's state machine needs of a [`StateMachineStore`], without
@@ -295,8 +240,44 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
         .boxed()
     }
 
+    /// Saves the state as it is now. The machine is serialized under the
+    /// read lock (applies wait meanwhile); the file is written after. Runs
+    /// on a blocking thread: it waits for the lock by blocking. tokio's lock
+    /// is fair, so reads that arrive while an apply waits queue behind it:
+    /// during a save both wait for the serialization (which the streaming
+    /// snapshots of the parity issue move out of the lock).
     fn build(&self) -> Result<Snapshot, String> {
-        StateMachineStore::build(self)
+        self.progress.restart();
+        let (header, payload) = {
+            let state = self.state.blocking_read();
+            let meta = SnapshotMeta {
+                last_log_id: state.last_applied,
+                last_membership: state.membership.clone(),
+            };
+            let header = Header {
+                clock: state.clock.clone(),
+                meta,
+            };
+            let saved = contain_snapshot(|| state.machine.save()).map_err(|e| e.to_string())?;
+            (header, saved)
+        };
+        // Compressed as it streams to the file; openraft gets the file's
+        // bytes, read back once the machine's are dropped.
+        let id = &header.id();
+        self.snapshots
+            .write_with(id, |file| snapshot_file::write_to(file, &header, &payload))?;
+        let size = payload.len();
+        drop(payload);
+        self.progress.snapshot_size(size as u64);
+        let bytes = self.snapshots.read(id)?;
+        tracing::info!(
+            "snapshot {id} saved ({} bytes, {size} before compression)",
+            bytes.len()
+        );
+        Ok(Snapshot {
+            meta: header.meta,
+            snapshot: bytes,
+        })
     }
 
     fn build_failed(&self, error: String) {
@@ -320,8 +301,16 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
         .boxed()
     }
 
+    /// The newest snapshot on disk.
     fn current(&self) -> Result<Option<Snapshot>, String> {
-        StateMachineStore::current(self)
+        let Some(bytes) = self.snapshots.newest()? else {
+            return Ok(None);
+        };
+        let header = snapshot_file::decode_header(&bytes)?;
+        Ok(Some(Snapshot {
+            meta: header.meta,
+            snapshot: bytes,
+        }))
     }
 }
 

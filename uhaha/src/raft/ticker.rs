@@ -15,8 +15,7 @@ pub fn start(raft: Raft, proposer: Proposer, every: Duration, tasks: &Tasks) {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            let leads = raft.is_leader();
-            if leads {
+            if raft.is_leader() {
                 // Wait for the tick to apply, so that ticks never pile up.
                 let reply = proposer.propose(vec![Bytes::from_static(TICK)]).await;
                 let _ = reply.await;

@@ -173,12 +173,10 @@ impl ClusterCommands<'_> {
             Ok(to) => to,
             Err(reply) => return reply,
         };
-        let moved = self.cluster.transfer(to).await.map(|leader| {
-            let members = self.cluster.status().members;
-            let addr = members.into_iter().find(|m| m.id == leader);
-            Reply::bulk(addr.map(|m| m.addr).unwrap_or_default())
-        });
-        reply_or_refusal(moved)
+        let moved = self.cluster.transfer(to).await;
+        reply_or_refusal(
+            moved.map(|()| Reply::bulk(self.cluster.leader_addr().unwrap_or_default())),
+        )
     }
 
     async fn raft_snapshot(&self, cmd: &[Bytes]) -> Reply {

@@ -79,7 +79,7 @@ impl LogStore {
         tx.open_table(LOGS).map_err(|e| e.to_string())?;
         tx.open_table(META).map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
-        let mut reader = LogReader {
+        let reader = LogReader {
             db: Arc::new(db),
             recent: Arc::default(),
             vote: Arc::default(),
@@ -88,7 +88,7 @@ impl LogStore {
             Some(vote) => Some(vote),
             None => reader.read_meta::<VoteV1>(VOTE_V1)?.map(|v| v.upgrade(id)),
         };
-        reader.vote = Arc::new(Mutex::new(vote));
+        *reader.vote.lock().expect("vote lock") = vote;
         Ok(LogStore {
             writer: LogWriter::start(reader.clone(), sync)?,
             reader,
