@@ -1,5 +1,5 @@
 //! What a process costs, from Linux's `/proc`: CPU time, resident and peak
-//! memory, and which process listens on an address.
+//! memory, bytes written to disk, and which process listens on an address.
 //!
 //! The process is found by its listening socket rather than by its child
 //! handle because the test harness that starts the nodes keeps its
@@ -35,6 +35,22 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// The bytes a process has caused to be written to disk so far
+/// (`write_bytes` of `/proc/<pid>/io`): each page it dirtied, counted when
+/// it dirtied it, whatever the size of the write. A small append fsynced
+/// on its own costs a whole page.
+pub fn disk_write_bytes(pid: u32) -> io::Result<u64> {
+    let io = fs::read_to_string(format!("/proc/{pid}/io"))?;
+    parse_write_bytes(&io)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc io"))
+}
+
+fn parse_write_bytes(io: &str) -> Option<u64> {
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Resident memory now and at its peak, in KiB.
@@ -131,6 +147,15 @@ fn parse_proc_ip(hex: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_bytes_are_read_from_proc_io() {
+        let io =
+            "rchar: 10\nwchar: 20\nread_bytes: 0\nwrite_bytes: 8192\ncancelled_write_bytes: 0\n";
+        assert_eq!(parse_write_bytes(io), Some(8192));
+        assert_eq!(parse_write_bytes("rchar: 1\n"), None);
+        assert!(disk_write_bytes(std::process::id()).is_ok());
+    }
 
     #[test]
     fn cpu_ticks_survive_odd_command_names() {

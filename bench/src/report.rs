@@ -35,6 +35,10 @@ pub struct TargetReport {
     pub fsync: Option<FsyncRate>,
     /// CPU time of this tool during the measured phase.
     pub client_cpu_s: f64,
+    /// Bytes the serving processes wrote to disk in the measured phase,
+    /// summed, per request answered; `None` when a process's figure is
+    /// unknown.
+    pub disk_bytes_per_op: Option<f64>,
     /// The serving processes (each node, or the server at an address).
     pub nodes: Vec<ProcessReport>,
 }
@@ -53,6 +57,8 @@ pub struct ProcessReport {
     pub cpu_s: Option<f64>,
     /// The same, as a share of one core over the measured phase.
     pub cpu_percent: Option<f64>,
+    /// Bytes it wrote to disk during the measured phase.
+    pub disk_write_bytes: Option<u64>,
     /// Resident memory once started, before any load.
     pub idle_rss_kib: Option<u64>,
     /// The most it ever had resident, read after the run.
@@ -152,17 +158,28 @@ pub fn compare_table(report: &CompareReport) -> String {
 fn summary(lines: &[(String, &TargetReport)]) -> String {
     let width = lines.iter().map(|(n, _)| n.len()).max().unwrap_or(0).max(6);
     let mut out = format!(
-        "{:<width$} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8}\n",
-        "target", "ops/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors", "fsync/s"
+        "{:<width$} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8}\n",
+        "target",
+        "ops/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "errors",
+        "disk B/op",
+        "fsync/s"
     );
     let ms = |us: u32| us as f64 / 1000.0;
     for (name, r) in lines {
         let fsync = r
             .fsync
             .map_or("-".to_string(), |f| format!("{:.0}", f.fsyncs_per_sec));
+        let disk = r
+            .disk_bytes_per_op
+            .map_or("-".to_string(), |b| format!("{b:.0}"));
         let _ = writeln!(
             out,
-            "{:<width$} {:>10.0} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>7} {:>8}",
+            "{:<width$} {:>10.0} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>7} {:>9} {:>8}",
             name,
             r.ops_per_sec,
             ms(r.latency.p50_us),
@@ -170,6 +187,7 @@ fn summary(lines: &[(String, &TargetReport)]) -> String {
             ms(r.latency.p99_us),
             ms(r.latency.p999_us),
             r.errors,
+            disk,
             fsync
         );
     }
@@ -229,8 +247,8 @@ fn details(out: &mut String, name: &str, r: &TargetReport) {
     }
     let _ = writeln!(
         out,
-        "  {:<18} {:<22} {:>8} {:>7} {:>13} {:>13}",
-        "process", "addr", "cpu s", "cpu %", "idle RSS MiB", "peak RSS MiB"
+        "  {:<18} {:<22} {:>8} {:>7} {:>10} {:>13} {:>13}",
+        "process", "addr", "cpu s", "cpu %", "disk MiB", "idle RSS MiB", "peak RSS MiB"
     );
     let opt =
         |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
@@ -241,13 +259,15 @@ fn details(out: &mut String, name: &str, r: &TargetReport) {
         } else {
             p.name.clone()
         };
+        let disk = p.disk_write_bytes.map(|b| b as f64 / (1 << 20) as f64);
         let _ = writeln!(
             out,
-            "  {:<18} {:<22} {:>8} {:>7} {:>13} {:>13}",
+            "  {:<18} {:<22} {:>8} {:>7} {:>10} {:>13} {:>13}",
             name,
             p.addr,
             opt(p.cpu_s, 2),
             opt(p.cpu_percent, 0),
+            opt(disk, 2),
             mib(p.idle_rss_kib),
             mib(p.peak_rss_kib)
         );
@@ -281,6 +301,7 @@ mod tests {
             latency: LatencySummary::default(),
             fsync: None,
             client_cpu_s: 0.0,
+            disk_bytes_per_op: Some(512.0),
             nodes: (0..nodes)
                 .map(|i| ProcessReport {
                     name: format!("node {}", i + 1),
@@ -289,6 +310,7 @@ mod tests {
                     leader: i == 0,
                     cpu_s: None,
                     cpu_percent: None,
+                    disk_write_bytes: None,
                     idle_rss_kib: Some(8192),
                     peak_rss_kib: None,
                 })
@@ -306,6 +328,10 @@ mod tests {
         assert!(table.contains("node 1 (leader)"), "{table}");
         assert!(!table.contains("node 2 (leader)"), "{table}");
         assert!(table.contains("8.0"), "idle RSS in MiB: {table}");
+        assert!(
+            table.contains("disk B/op") && table.contains(" 512 "),
+            "{table}"
+        );
         assert_eq!(table.matches("(leader)").count(), 1, "{table}");
     }
 

@@ -60,8 +60,8 @@ pub fn measure(rt: &Runtime, spec: &TargetSpec, load: &LoadArgs) -> Result<Targe
 
     let Measured {
         mut phase,
-        cpu_before,
-        cpu_after,
+        before,
+        after,
         client_cpu_s,
     } = run;
     let elapsed_s = phase.elapsed.as_secs_f64();
@@ -69,7 +69,8 @@ pub fn measure(rt: &Runtime, spec: &TargetSpec, load: &LoadArgs) -> Result<Targe
         .into_iter()
         .enumerate()
         .map(|(i, p)| {
-            let cpu_s = cpu_before[i].zip(cpu_after[i]).map(|(b, a)| a - b);
+            let cpu_s = before[i].cpu_s.zip(after[i].cpu_s).map(|(b, a)| a - b);
+            let disk = before[i].disk_bytes.zip(after[i].disk_bytes);
             ProcessReport {
                 name: p.name,
                 addr: p.addr,
@@ -77,11 +78,13 @@ pub fn measure(rt: &Runtime, spec: &TargetSpec, load: &LoadArgs) -> Result<Targe
                 leader: p.leader,
                 cpu_s,
                 cpu_percent: cpu_s.map(|c| 100.0 * c / elapsed_s.max(1e-9)),
+                disk_write_bytes: disk.map(|(b, a)| a.saturating_sub(b)),
                 idle_rss_kib: idle[i].map(|m| m.rss_kib),
                 peak_rss_kib: peak[i].map(|m| m.peak_rss_kib),
             }
         })
-        .collect();
+        .collect::<Vec<ProcessReport>>();
+    let disk_bytes: Option<u64> = nodes.iter().map(|p| p.disk_write_bytes).sum();
     Ok(TargetReport {
         target: spec.to_string(),
         addr,
@@ -97,6 +100,7 @@ pub fn measure(rt: &Runtime, spec: &TargetSpec, load: &LoadArgs) -> Result<Targe
         latency: LatencySummary::from_samples(&mut phase.samples),
         fsync,
         client_cpu_s,
+        disk_bytes_per_op: disk_bytes.map(|b| b as f64 / phase.requests.max(1) as f64),
         nodes,
     })
 }
@@ -104,9 +108,24 @@ pub fn measure(rt: &Runtime, spec: &TargetSpec, load: &LoadArgs) -> Result<Targe
 /// The measured phase and what the processes spent on it.
 struct Measured {
     phase: PhaseResult,
-    cpu_before: Vec<Option<f64>>,
-    cpu_after: Vec<Option<f64>>,
+    before: Vec<Spent>,
+    after: Vec<Spent>,
     client_cpu_s: f64,
+}
+
+/// What a serving process has spent so far, where it can be read.
+struct Spent {
+    cpu_s: Option<f64>,
+    disk_bytes: Option<u64>,
+}
+
+impl Spent {
+    fn now(pid: Option<u32>) -> Spent {
+        Spent {
+            cpu_s: pid.and_then(|p| procstat::cpu_seconds(p).ok()),
+            disk_bytes: pid.and_then(|p| procstat::disk_write_bytes(p).ok()),
+        }
+    }
 }
 
 /// Connects, fills, warms up and measures.
@@ -135,10 +154,10 @@ async fn drive(
             .await?
             .0;
     }
-    let cpu = || -> Vec<Option<f64>> { pids.iter().map(|p| cpu_seconds(*p)).collect() };
+    let spent = || -> Vec<Spent> { pids.iter().map(|p| Spent::now(*p)).collect() };
     let own = std::process::id();
     let client_before = procstat::cpu_seconds(own).unwrap_or(0.0);
-    let cpu_before = cpu();
+    let before = spent();
     let stop = match load.requests {
         Some(total) => Stop::Requests(total),
         None => Stop::At(Instant::now() + load.duration),
@@ -153,12 +172,12 @@ async fn drive(
         true,
     )
     .await?;
-    let cpu_after = cpu();
+    let after = spent();
     let client_cpu_s = procstat::cpu_seconds(own).unwrap_or(0.0) - client_before;
     Ok(Measured {
         phase: result,
-        cpu_before,
-        cpu_after,
+        before,
+        after,
         client_cpu_s,
     })
 }
@@ -197,8 +216,4 @@ async fn phase(
 
 fn memory(pid: Option<u32>) -> Option<procstat::Memory> {
     procstat::memory(pid?).ok()
-}
-
-fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
-    procstat::cpu_seconds(pid?).ok()
 }

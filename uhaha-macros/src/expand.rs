@@ -297,8 +297,8 @@ fn commands_trait_impl(self_ty: &syn::Type, parts: CommandsImpl) -> TokenStream 
     }
 }
 
-/// `Commands::tick`, calling the `#[tick]` method with the context in the
-/// form it takes, or without it.
+/// `Commands::HAS_TICK` and `Commands::tick`, calling the `#[tick]` method
+/// with the context in the form it takes, or without it.
 fn tick_fn(tick: &MarkedMethod) -> TokenStream {
     let method = &tick.method.sig.ident;
     // `check` lets through only the context, at most once.
@@ -313,6 +313,8 @@ fn tick_fn(tick: &MarkedMethod) -> TokenStream {
         .collect();
     let unused = call_args.is_empty().then(|| quote!(let _ = ctx;));
     quote! {
+        const HAS_TICK: ::core::primitive::bool = true;
+
         fn tick(&mut self, ctx: &mut ::uhaha::__private::Ctx<'_>) {
             #unused
             Self::#method(self, #(#call_args),*)

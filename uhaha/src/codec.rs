@@ -14,6 +14,14 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     bincode::serde::encode_to_vec(value, config()).map_err(|e| CodecError(e.to_string()))
 }
 
+/// Encodes a value at the end of `buf`, to write many values with one
+/// allocation.
+pub fn encode_into<T: Serialize>(value: &T, buf: &mut Vec<u8>) -> Result<(), CodecError> {
+    bincode::serde::encode_into_std_write(value, buf, config())
+        .map(drop)
+        .map_err(|e| CodecError(e.to_string()))
+}
+
 /// Decodes a value that [`encode`] wrote; trailing bytes are an error.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let (value, used) = bincode::serde::decode_from_slice(bytes, config())
@@ -27,6 +35,13 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
 /// A value could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodecError(String);
+
+impl CodecError {
+    /// An error of a value that cannot be encoded, said in words.
+    pub(crate) fn new(message: String) -> CodecError {
+        CodecError(message)
+    }
+}
 
 impl std::fmt::Display for CodecError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

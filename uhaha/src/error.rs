@@ -80,7 +80,20 @@ pub enum StartError {
     /// `restore` on a node that already has a data directory.
     #[error("--restore needs a new node, but its data directory already exists: {}", .0.display())]
     RestoreOverExisting(PathBuf),
-    /// The log, a snapshot or a file to restore could not be read.
+    /// The log could not be opened: it is damaged, or a file of it could
+    /// not be used.
+    #[error("log: {0}")]
+    Log(#[from] crate::raft::LogError),
+    /// The data directory holds a log in the format of an earlier version
+    /// (one redb file), which this version does not read.
+    #[error(
+        "{} is a log written by an earlier version of uhaha-rs, which this one does not read; \
+         start the node with a new data directory, joining the cluster or restoring a snapshot \
+         (RAFT SNAPSHOT READ, then --restore)",
+        .0.display()
+    )]
+    OldLog(PathBuf),
+    /// A snapshot or a file to restore could not be read.
     #[error("storage: {0}")]
     Storage(String),
     /// The node could not listen on its address.

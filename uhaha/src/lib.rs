@@ -111,7 +111,7 @@ pub use error::{ConfigError, SnapshotError, StartError};
 pub use machine::{Ctx, Machine, Rand, Snapshot};
 pub use node::config::Config;
 pub use node::handle::{Node, NodeBuilder};
-pub use raft::Redirect;
+pub use raft::{LogError, Redirect};
 pub use rand_core::RngCore;
 pub use server::conn::{Conn, ConnData};
 pub use server::hooks::Role;

@@ -50,6 +50,11 @@ pub trait Commands: Machine {
     /// Runs read command `index`.
     fn read(&self, index: usize, ctx: &Ctx<'_>, args: Args<'_>) -> Result<Reply, ArgError>;
 
+    /// Whether the machine has a `#[tick]` method. Only then does the
+    /// leader write a tick entry every `--tick`: a cluster of a machine
+    /// without one writes nothing while no command comes.
+    const HAS_TICK: bool = false;
+
     /// Runs the machine's `#[tick]` method, if it has one: on every node, at
     /// each replicated tick.
     fn tick(&mut self, ctx: &mut Ctx<'_>) {

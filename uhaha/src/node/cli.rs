@@ -150,7 +150,8 @@ struct Flags {
     #[arg(long = "localtime", help_heading = "Advanced options")]
     localtime: bool,
     /// How often the leader ticks, in milliseconds: each tick runs the
-    /// machine's #[tick] method on every node
+    /// machine's #[tick] method on every node (machines without one never
+    /// tick)
     #[arg(
         long = "tick",
         value_name = "ms",

@@ -46,7 +46,8 @@ pub struct Config {
     pub openreads: bool,
     /// How to send clients to the leader (`--try-errors` for `TRY`).
     pub redirect: Redirect,
-    /// How often the leader ticks (`--tick`).
+    /// How often the leader ticks (`--tick`), for machines with a
+    /// `#[tick]` method.
     pub tick: Duration,
     /// Snapshot every this many commands (`--snapshot-logs`) instead of
     /// by size.

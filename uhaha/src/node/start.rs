@@ -44,8 +44,11 @@ pub(crate) async fn start<M: Commands>(
         path: dir.clone(),
         source,
     })?;
-    let log = LogStore::open(&dir.join("raft.redb"), config.id, !config.nosync)
-        .map_err(StartError::Storage)?;
+    let old_log = dir.join("raft.redb");
+    if old_log.exists() {
+        return Err(StartError::OldLog(old_log));
+    }
+    let log = LogStore::open(&dir.join("log"), !config.nosync)?;
     let table = Arc::new(CommandTable::new(M::COMMANDS));
     let snapshots = Arc::new(
         SnapshotDir::open(&dir.join("snapshots"), config.snapshot_keep)
@@ -125,7 +128,9 @@ pub(crate) async fn start<M: Commands>(
         return Err(e);
     }
     let tasks = &shared.tasks;
-    raft::ticker::start(raft.clone(), shared.proposer.clone(), config.tick, tasks);
+    if M::HAS_TICK {
+        raft::ticker::start(raft.clone(), shared.proposer.clone(), config.tick, tasks);
+    }
     raft::snapshot_policy::start(raft.clone(), progress, config.snapshot_policy(), tasks);
     tracing::info!("logs loaded: ready for commands");
     Ok(shared)

@@ -21,7 +21,7 @@ mod state_machine;
 pub mod ticker;
 
 pub use errors::{stopped_midway, Redirect};
-pub use log_store::LogStore;
+pub use log_store::{LogError, LogStore};
 pub use membership::{Cluster, MembershipError};
 use proposer::Deliver;
 pub use proposer::{Batch, Proposer};

@@ -1,7 +1,9 @@
 //! The ticker: on the leader, a `TICK` write every interval, which runs the
 //! machine's `#[tick]` method on every node and moves the machine clock
 //! forward while the cluster is idle. Ticks share entries with client
-//! writes, so they cost nothing under load.
+//! writes, so they cost nothing under load. Only machines with a `#[tick]`
+//! method have a ticker: for the others the machine clock moves with the
+//! entries that commands make, and an idle cluster writes nothing.
 
 use super::{Proposer, Raft, TICK};
 use crate::tasks::Tasks;

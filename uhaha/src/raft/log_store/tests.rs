@@ -1,12 +1,13 @@
 //! The log store against openraft's storage suite, and what this store adds:
-//! lazy writes that survive a reopen, and reads that span the file and the
-//! entries in memory.
+//! lazy writes that survive a reopen, reads that span the files and the
+//! entries in memory, segments that rotate and go once purged.
 
 use super::*;
 use crate::command::{ArgError, Args, CommandTable, Commands, Reply};
 use crate::machine::{Ctx, Machine};
 use crate::raft::snapshot_file::SnapshotDir;
 use crate::raft::{log_id, Batch, StateMachine, StateMachineStore};
+use openraft::storage::RaftLogStorageExt;
 use openraft::testing::log::{StoreBuilder, Suite};
 use openraft::StorageError;
 use std::path::PathBuf;
@@ -47,10 +48,10 @@ impl Commands for Empty {
 }
 
 /// A directory removed when dropped.
-struct TempDir(PathBuf);
+pub(super) struct TempDir(pub(super) PathBuf);
 
 impl TempDir {
-    fn new() -> TempDir {
+    pub(super) fn new() -> TempDir {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let name = format!(
             "uhaha-log-store-{}-{}",
@@ -74,7 +75,7 @@ struct Builder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for Builder {
     async fn build(&self) -> Result<(TempDir, LogStore, StateMachine), StorageError<TypeConfig>> {
         let dir = TempDir::new();
-        let log = LogStore::open(&dir.0.join("raft.redb"), 1, true).unwrap();
+        let log = LogStore::open(&dir.0.join("log"), true).unwrap();
         let table = Arc::new(CommandTable::new(Empty::COMMANDS));
         let snapshots = Arc::new(SnapshotDir::open(&dir.0.join("snapshots"), 2).unwrap());
         let machine = StateMachineStore::<Empty>::open(table, snapshots).unwrap();
@@ -90,23 +91,25 @@ async fn passes_the_openraft_storage_suite() {
 #[tokio::test]
 async fn vote_purge_and_committed_survive_a_reopen() {
     let dir = TempDir::new();
-    let path = dir.0.join("raft.redb");
     let vote = Vote::new(3, 1);
     let committed = Some(log_id(2, 1, 7));
     {
-        let mut log = LogStore::open(&path, 1, false).unwrap();
+        let mut log = LogStore::open(&dir.0, false).unwrap();
         log.save_vote(&vote).await.unwrap();
         log.purge(log_id(1, 1, 4)).await.unwrap();
         // Lazy: written when the store closes at the latest.
         log.save_committed(committed).await.unwrap();
     }
-    let mut log = LogStore::open(&path, 1, false).unwrap();
+    let mut log = LogStore::open(&dir.0, false).unwrap();
     assert_eq!(log.read_vote().await.unwrap(), Some(vote));
     assert_eq!(log.read_committed().await.unwrap(), committed);
     let state = log.get_log_state().await.unwrap();
     assert_eq!(state.last_purged_log_id, Some(log_id(1, 1, 4)));
+    assert_eq!(state.last_log_id, Some(log_id(1, 1, 4)));
 }
-fn normal(index: u64) -> Entry {
+
+/// A log entry carrying one `TICKET` command.
+pub(super) fn normal(index: u64) -> Entry {
     let batch = Batch {
         stamp: index,
         seed: index,
@@ -118,69 +121,76 @@ fn normal(index: u64) -> Entry {
     }
 }
 
-/// Writes entries straight into the file, as the writer thread does.
-fn write_to_file(log: &LogStore, indexes: std::ops::RangeInclusive<u64>) {
-    let tx = log.reader.db.begin_write().unwrap();
-    {
-        let mut table = tx.open_table(LOGS).unwrap();
-        for i in indexes {
-            let bytes = codec::encode(&normal(i)).unwrap();
-            table.insert(i, bytes.as_slice()).unwrap();
-        }
-    }
-    tx.commit().unwrap();
+/// The indexes of the entries in `range`.
+pub(super) async fn indexes<RB>(log: &mut LogStore, range: RB) -> Vec<u64>
+where
+    RB: RangeBounds<u64> + Clone + Debug + Send,
+{
+    let entries = log.try_get_log_entries(range).await.unwrap();
+    entries.iter().map(|e| e.log_id.index).collect()
 }
 
 #[tokio::test]
-async fn reads_span_the_file_and_entries_waiting_for_the_writer() {
+async fn reads_span_the_files_and_entries_waiting_for_the_writer() {
     let dir = TempDir::new();
-    let mut log = LogStore::open(&dir.0.join("raft.redb"), 1, true).unwrap();
-    write_to_file(&log, 1..=10);
+    let mut log = LogStore::open(&dir.0, true).unwrap();
+    log.blocking_append((0..=10).map(normal)).await.unwrap();
     // Appended but not yet written: more than memory keeps once written.
     log.reader
         .with_recent(|recent| (11..=600).for_each(|i| recent.push(normal(i))));
-    let entries = log.try_get_log_entries(1..601).await.unwrap();
-    let indexes: Vec<u64> = entries.iter().map(|e| e.log_id.index).collect();
-    assert_eq!(indexes, (1..=600).collect::<Vec<_>>());
-    let tail = log.try_get_log_entries(590..).await.unwrap();
-    assert_eq!(tail.len(), 11);
+    assert_eq!(
+        indexes(&mut log, 0..601).await,
+        (0..=600).collect::<Vec<_>>()
+    );
+    assert_eq!(indexes(&mut log, 590..).await.len(), 11);
+}
+
+/// The segment files in `dir`, by sequence number.
+pub(super) fn segments(dir: &Path) -> Vec<u64> {
+    let mut seqs: Vec<u64> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_str()?
+                .strip_suffix(".log")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    seqs.sort();
+    seqs
 }
 
 #[tokio::test]
-async fn a_vote_of_openraft_0_9_is_read_once_and_replaced() {
-    #[derive(Serialize)]
-    struct LeaderIdV1 {
-        term: u64,
-        voted_for: Option<NodeId>,
-    }
-    #[derive(Serialize)]
-    struct VoteV1 {
-        leader_id: LeaderIdV1,
-        committed: bool,
-    }
+async fn segments_rotate_and_go_once_purged() {
     let dir = TempDir::new();
-    let path = dir.0.join("raft.redb");
-    let old = |term, voted_for, committed| VoteV1 {
-        leader_id: LeaderIdV1 { term, voted_for },
-        committed,
-    };
-    for (v1, now) in [
-        (old(4, Some(2), true), Vote::new_committed(4, 2)),
-        (old(5, None, false), Vote::new(5, 3)),
-    ] {
-        let _ = std::fs::remove_file(&path);
-        {
-            let log = LogStore::open(&path, 3, true).unwrap();
-            let tx = log.reader.db.begin_write().unwrap();
-            writer::put_meta(&tx, VOTE_V1, &codec::encode(&v1).unwrap()).unwrap();
-            tx.commit().unwrap();
-        }
-        let mut log = LogStore::open(&path, 3, true).unwrap();
-        assert_eq!(log.read_vote().await.unwrap(), Some(now));
-        let newer = Vote::new(6, 1);
-        log.save_vote(&newer).await.unwrap();
-        drop(log);
-        let mut log = LogStore::open(&path, 3, true).unwrap();
-        assert_eq!(log.read_vote().await.unwrap(), Some(newer));
+    let mut log = LogStore::open_with(&dir.0, true, 4096).unwrap();
+    for i in 0..50 {
+        log.blocking_append((i * 10..i * 10 + 10).map(normal))
+            .await
+            .unwrap();
     }
+    let before = segments(&dir.0);
+    assert!(before.len() >= 5, "{before:?}");
+    // Read back from the files alone, after a reopen.
+    drop(log);
+    let mut log = LogStore::open_with(&dir.0, true, 4096).unwrap();
+    assert_eq!(
+        indexes(&mut log, 0..500).await,
+        (0..500).collect::<Vec<_>>()
+    );
+    log.purge(log_id(1, 1, 400)).await.unwrap();
+    let after = segments(&dir.0);
+    assert!(after.len() <= 3 && after[0] > 2, "{after:?}");
+    assert_eq!(
+        indexes(&mut log, 401..500).await,
+        (401..500).collect::<Vec<_>>()
+    );
+    drop(log);
+    let mut log = LogStore::open_with(&dir.0, true, 4096).unwrap();
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!(state.last_purged_log_id, Some(log_id(1, 1, 400)));
+    assert_eq!(state.last_log_id, Some(log_id(1, 1, 499)));
+    assert_eq!(indexes(&mut log, 0..).await, (401..500).collect::<Vec<_>>());
 }

@@ -1,32 +1,39 @@
-//! The log writer thread: every change to the log file goes through it.
+//! The log writer thread: every change to the log goes through it.
 //!
-//! It takes everything queued, writes it as one redb transaction and commits
-//! it with one fsync (group commit), and only then tells openraft that the
-//! entries are flushed or that the vote is saved. One thread instead of a
-//! trip to tokio's blocking pool per append: no task hops into and out of
-//! the pool. The committed log id (which needs no fsync) is written about
-//! once a second with whatever transaction is due, instead of costing a
-//! transaction per commit.
+//! It takes everything queued, encodes it as records into one buffer,
+//! appends that to the newest segment with one write and one `fdatasync`
+//! (group commit), and only then tells openraft that the entries are
+//! flushed or that the vote is saved. One thread instead of a trip to
+//! tokio's blocking pool per append: no task hops into and out of the pool.
+//! The committed log id (which needs no fsync) rides along with whatever
+//! group is due about once a second, or is written on its own when idle.
+//!
+//! A failed write or fsync stops the writer: after a failed fsync the
+//! kernel may have dropped the pages it could not write, so nothing later
+//! could be trusted to be on disk. openraft then stops this node's Raft.
 
+use super::crash_point::crash_point;
+use super::index::Loc;
 use super::recent::RecentEntries;
-use super::{Entry, LogId, LogReader, TypeConfig, Vote};
-use super::{COMMITTED, LAST_PURGED, LOGS, META, VOTE};
-use crate::codec;
+use super::record::{self, Record};
+use super::segment::{self, Active};
+use super::{Entry, LogError, LogId, LogReader, TypeConfig, Vote};
 use openraft::storage::IOFlushed;
-use redb::Durability;
 use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// How long the writer may hold changes that were committed without an
-/// fsync (`--nosync` appends) or not written at all (the committed log id)
-/// before it makes them durable.
+/// How long the writer may hold changes that were written without an
+/// fsync (`--nosync` appends, purges) or not written at all (the
+/// committed log id) before it makes them durable.
 pub(super) const LAZY_FLUSH: Duration = Duration::from_secs(1);
 
-/// Most changes in one transaction, so that a flood cannot delay every
-/// callback behind one huge commit.
+/// Most changes in one group, so that a flood cannot delay every callback
+/// behind one huge write.
 const MAX_GROUP: usize = 1024;
 
 /// A change for the log writer thread.
@@ -34,19 +41,20 @@ pub(super) enum Change {
     /// New entries; openraft is told through `IOFlushed` once they are
     /// written (and fsynced, unless `--nosync`).
     Append(Vec<Entry>, IOFlushed<TypeConfig>),
-    /// The vote (and its encoding): always fsynced before `Done` fires.
-    Vote(Vote, Vec<u8>, Done),
-    /// Drop the entries from this index on; always fsynced.
-    Truncate(u64, Done),
-    /// Drop the entries up to this log id and remember it.
+    /// The vote: always fsynced before `Done` fires.
+    Vote(Vote, Done),
+    /// Drop the entries after this log id (all without one); always
+    /// fsynced.
+    Truncate(Option<LogId>, Done),
+    /// Drop the entries up to this log id.
     Purge(LogId, Done),
 }
 
-/// Told when a change is committed, or why it failed.
+/// Told when a change is written, or why it failed.
 pub(super) type Done = oneshot::Sender<Result<(), String>>;
 
 impl Change {
-    /// Whether the transaction holding this change must be fsynced.
+    /// Whether the group holding this change must be fsynced.
     fn needs_fsync(&self, sync: bool) -> bool {
         match self {
             Change::Append(..) | Change::Purge(..) => sync,
@@ -54,76 +62,47 @@ impl Change {
         }
     }
 
-    /// Writes the change into `tx`.
-    fn write(&self, tx: &redb::WriteTransaction) -> Result<(), String> {
+    /// The records that write the change.
+    fn records(&self) -> Vec<Record<&Entry>> {
         match self {
-            Change::Append(entries, _) => {
-                let mut logs = tx.open_table(LOGS).map_err(db_error)?;
-                for entry in entries {
-                    let bytes = codec::encode(entry).map_err(|e| e.to_string())?;
-                    logs.insert(entry.log_id.index, bytes.as_slice())
-                        .map_err(db_error)?;
-                }
-            }
-            Change::Vote(_, bytes, _) => put_meta(tx, VOTE, bytes)?,
-            Change::Truncate(since, _) => {
-                let mut logs = tx.open_table(LOGS).map_err(db_error)?;
-                logs.retain_in(*since.., |_, _| false).map_err(db_error)?;
-            }
-            Change::Purge(upto, _) => {
-                let marker = codec::encode(upto).map_err(|e| e.to_string())?;
-                put_meta(tx, LAST_PURGED, &marker)?;
-                let mut logs = tx.open_table(LOGS).map_err(db_error)?;
-                logs.retain_in(..=upto.index, |_, _| false)
-                    .map_err(db_error)?;
-            }
+            Change::Append(entries, _) => entries.iter().map(Record::Entry).collect(),
+            Change::Vote(vote, _) => vec![Record::Vote(*vote)],
+            Change::Truncate(kept, _) => vec![Record::Truncate(*kept)],
+            Change::Purge(upto, _) => vec![Record::Purge(*upto)],
         }
-        Ok(())
     }
 
-    /// Tells the reader's memory what is in the file now that the change
-    /// is committed: the vote, and which recent entries are written. (What
-    /// a truncation or a purge removes left the recent entries when
+    /// Tells the recent entries what the file holds now that the change is
+    /// written. (What a truncation or a purge removes left them when
     /// openraft asked for it, before the change was queued.)
-    fn record(&self, log: &LogReader, recent: &mut RecentEntries) {
+    fn record(&self, recent: &mut RecentEntries) {
         match self {
             Change::Append(entries, _) => {
                 if let Some(last) = entries.last() {
                     recent.written_up_to(last.log_id.index);
                 }
             }
-            Change::Truncate(since, _) => recent.unwritten_from(*since),
-            Change::Vote(vote, ..) => *log.vote.lock().expect("vote lock") = Some(*vote),
-            Change::Purge(..) => {}
+            Change::Truncate(kept, _) => recent.unwritten_from(kept.map_or(0, |k| k.index + 1)),
+            Change::Vote(..) | Change::Purge(..) => {}
         }
     }
 
-    /// Tells whoever waits how the commit went.
+    /// Tells whoever waits how the write went.
     fn complete(self, result: &Result<(), String>) {
         let done = match self {
             Change::Append(_, flushed) => {
                 return flushed.io_completed(result.clone().map_err(io::Error::other));
             }
-            Change::Vote(_, _, done) | Change::Truncate(_, done) | Change::Purge(_, done) => done,
+            Change::Vote(_, done) | Change::Truncate(_, done) | Change::Purge(_, done) => done,
         };
         let _ = done.send(result.clone());
     }
 }
 
-pub(super) fn put_meta(tx: &redb::WriteTransaction, key: &str, value: &[u8]) -> Result<(), String> {
-    let mut meta = tx.open_table(META).map_err(db_error)?;
-    meta.insert(key, value).map_err(db_error)?;
-    Ok(())
-}
-
-fn db_error(e: impl Into<redb::Error>) -> String {
-    e.into().to_string()
-}
-
 /// The newest committed log id, waiting to be written. Set without waking
 /// the writer thread: nobody waits for it (openraft allows losing it; it
 /// only lets a restarted node apply its log before an election).
-type CommittedSlot = Arc<Mutex<Option<Vec<u8>>>>;
+type CommittedSlot = Arc<Mutex<Option<Option<LogId>>>>;
 
 /// The handle to the log writer thread. Dropping it closes the channel and
 /// waits for the thread, which makes everything durable before it ends: a
@@ -134,23 +113,40 @@ pub(super) struct LogWriter {
     thread: Option<JoinHandle<()>>,
 }
 
+/// How the writer writes: where, with fsyncs or not, and how big a
+/// segment grows before the next one starts.
+pub(super) struct Settings {
+    pub(super) dir: PathBuf,
+    pub(super) sync: bool,
+    pub(super) segment_bytes: u64,
+}
+
 impl LogWriter {
-    pub(super) fn start(log: LogReader, sync: bool) -> Result<LogWriter, String> {
+    pub(super) fn start(
+        log: LogReader,
+        active: Active,
+        settings: Settings,
+    ) -> Result<LogWriter, LogError> {
         let (tx, rx) = mpsc::channel();
         let committed = CommittedSlot::default();
         let writer = WriterThread {
             log,
-            sync,
+            active,
+            settings,
             rx,
             group: Vec::new(),
+            buf: Vec::new(),
             committed: committed.clone(),
             unsynced: false,
+            purged: false,
+            rotate_due: false,
+            failed: None,
             last_lazy_flush: Instant::now(),
         };
         let thread = std::thread::Builder::new()
             .name("uhaha-log".into())
             .spawn(move || writer.run())
-            .map_err(|e| format!("start the log writer: {e}"))?;
+            .map_err(|source| LogError::io("start the writer of", "the log", source))?;
         Ok(LogWriter {
             tx: Some(tx),
             committed,
@@ -169,18 +165,18 @@ impl LogWriter {
         }
     }
 
-    /// Queues a change and waits until it is committed.
+    /// Queues a change and waits until it is written.
     pub(super) async fn call(&self, change: impl FnOnce(Done) -> Change) -> io::Result<()> {
-        let (done, committed) = oneshot::channel();
+        let (done, written) = oneshot::channel();
         self.send(change(done));
-        match committed.await {
+        match written.await {
             Ok(result) => result.map_err(io::Error::other),
             Err(_) => Err(io::Error::other("the log writer has stopped")),
         }
     }
 
-    pub(super) fn set_committed(&self, bytes: Vec<u8>) {
-        *self.committed.lock().expect("committed lock") = Some(bytes);
+    pub(super) fn set_committed(&self, committed: Option<LogId>) {
+        *self.committed.lock().expect("committed lock") = Some(committed);
     }
 }
 
@@ -195,19 +191,28 @@ impl Drop for LogWriter {
 
 /// The log writer thread's state.
 struct WriterThread {
-    /// The database and the cache of recent entries.
+    /// The index, the recent entries and the files readers share.
     log: LogReader,
-    /// Whether appends are fsynced (not `--nosync`).
-    sync: bool,
+    /// The segment written to.
+    active: Active,
+    settings: Settings,
     rx: mpsc::Receiver<Change>,
-    /// The changes of the next transaction, kept to reuse the allocation.
+    /// The changes of the next group, kept to reuse the allocation.
     group: Vec<Change>,
+    /// The next group's records, encoded.
+    buf: Vec<u8>,
     committed: CommittedSlot,
-    /// Whether a transaction was committed without an fsync since the last
-    /// fsync.
+    /// Whether something was written without an fsync since the last one.
     unsynced: bool,
-    /// When lazy changes (the committed log id, unsynced transactions) were
-    /// last made durable.
+    /// Whether a purge was written since segments were last deleted.
+    purged: bool,
+    /// Whether the next write starts a new segment: after a purge, so that
+    /// the next purge frees the current segment whole, and disk use
+    /// follows the log kept between snapshots rather than the segment size.
+    rotate_due: bool,
+    /// Why the writer stopped writing, once a write or an fsync failed.
+    failed: Option<String>,
+    /// When lazy changes were last made durable.
     last_lazy_flush: Instant,
 }
 
@@ -247,7 +252,7 @@ impl WriterThread {
 
     /// Whether lazy changes wait to be made durable.
     fn lazy_waiting(&self) -> bool {
-        self.unsynced || self.committed.lock().expect("committed lock").is_some()
+        self.unsynced || self.purged || self.committed.lock().expect("committed lock").is_some()
     }
 
     /// Whether lazy changes wait, and have waited long enough.
@@ -255,7 +260,7 @@ impl WriterThread {
         self.lazy_waiting() && self.last_lazy_flush.elapsed() >= LAZY_FLUSH
     }
 
-    /// Takes `first` and everything queued behind it, and commits them
+    /// Takes `first` and everything queued behind it, and writes them
     /// together, with the lazy changes when they are due.
     fn take_group(&mut self, first: Change) {
         self.group.push(first);
@@ -264,7 +269,8 @@ impl WriterThread {
             self.group.push(next);
         }
         let lazy = self.lazy_due();
-        let fsync = lazy || self.group.iter().any(|c| c.needs_fsync(self.sync));
+        let sync = self.settings.sync;
+        let fsync = lazy || self.group.iter().any(|c| c.needs_fsync(sync));
         self.commit(fsync, lazy);
     }
 
@@ -276,47 +282,126 @@ impl WriterThread {
         self.last_lazy_flush = Instant::now();
     }
 
-    /// Writes the group in one transaction and reports to each of its
-    /// changes. With `lazy` the transaction also carries the committed log
-    /// id; otherwise that waits, as writing it would add pages to every
-    /// fsync.
+    /// Writes the group and reports to each of its changes. With `lazy`
+    /// the write also carries the committed log id.
     fn commit(&mut self, fsync: bool, lazy: bool) {
-        let committed = if lazy {
-            self.committed.lock().expect("committed lock").take()
-        } else {
-            None
+        let committed = match lazy {
+            true => self.committed.lock().expect("committed lock").take(),
+            false => None,
         };
-        let result = self.write_transaction(fsync, committed.as_deref());
+        let group = std::mem::take(&mut self.group);
+        let mut records: Vec<Record<&Entry>> = group.iter().flat_map(Change::records).collect();
+        records.extend(committed.map(Record::Committed));
+        let result = match &self.failed {
+            Some(why) => Err(why.clone()),
+            None => self.write(&records, fsync),
+        };
         match &result {
             Ok(()) => {
-                self.unsynced = !fsync;
                 if lazy {
                     self.last_lazy_flush = Instant::now();
                 }
                 let mut recent = self.log.recent.lock().expect("recent entries lock");
-                self.group
-                    .iter()
-                    .for_each(|c| c.record(&self.log, &mut recent));
+                group.iter().for_each(|c| c.record(&mut recent));
             }
-            Err(e) => tracing::error!("log write failed: {e}"),
+            Err(e) if self.failed.is_none() => {
+                tracing::error!("log write failed, this node's log stops: {e}");
+                self.failed = Some(e.clone());
+            }
+            Err(_) => {}
         }
+        drop(records);
+        self.group = group;
         for change in self.group.drain(..) {
             change.complete(&result);
         }
     }
 
-    fn write_transaction(&self, fsync: bool, committed: Option<&[u8]>) -> Result<(), String> {
-        let mut tx = self.log.db.begin_write().map_err(db_error)?;
-        if !fsync {
-            tx.set_durability(Durability::None)
-                .map_err(|e| e.to_string())?;
+    /// Appends `records` to the newest segment (starting the next segment
+    /// first if this one is full), fsyncs when asked, and applies them to
+    /// the index.
+    fn write(&mut self, records: &[Record<&Entry>], fsync: bool) -> Result<(), String> {
+        self.buf.clear();
+        let mut lens = Vec::with_capacity(records.len());
+        for record in records {
+            lens.push(record::encode(record, &mut self.buf).map_err(|e| e.to_string())?);
         }
-        for change in &self.group {
-            change.write(&tx)?;
+        let full = self.active.len + self.buf.len() as u64 > self.settings.segment_bytes;
+        if (full || self.rotate_due) && self.active.len > self.active.opened_len {
+            self.rotate().map_err(|e| e.to_string())?;
         }
-        if let Some(bytes) = committed {
-            put_meta(&tx, COMMITTED, bytes)?;
+        let path = || segment::path(&self.settings.dir, self.active.seq);
+        let io_error = |action: &str, e: io::Error| format!("{action} {}: {e}", path().display());
+        self.active
+            .file
+            .write_all_at(&self.buf, self.active.len)
+            .map_err(|e| io_error("write", e))?;
+        crash_point("append.written");
+        if fsync {
+            self.active
+                .file
+                .sync_data()
+                .map_err(|e| io_error("fsync", e))?;
+            crash_point("append.synced");
         }
-        tx.commit().map_err(db_error)
+        self.unsynced = !fsync && !self.buf.is_empty();
+        let mut offset = self.active.len;
+        self.active.len += self.buf.len() as u64;
+        let mut index = self.log.index.lock().expect("log index lock");
+        for (record, len) in records.iter().zip(lens) {
+            let loc = Loc {
+                segment: self.active.seq,
+                offset,
+                len: len as u32,
+            };
+            index.apply(record, loc);
+            offset += len as u64;
+            self.purged |= matches!(record, Record::Purge(_) | Record::Truncate(_));
+            self.rotate_due |= matches!(record, Record::Purge(_));
+        }
+        drop(index);
+        if fsync && self.purged {
+            self.delete_purged_segments();
+        }
+        Ok(())
+    }
+
+    /// Starts the next segment, once what the current one holds is durable.
+    fn rotate(&mut self) -> Result<(), LogError> {
+        let path = segment::path(&self.settings.dir, self.active.seq);
+        if self.unsynced {
+            self.active
+                .file
+                .sync_data()
+                .map_err(|source| LogError::io("fsync", &path, source))?;
+            self.unsynced = false;
+        }
+        let state = self.log.index.lock().expect("log index lock").state;
+        let next = segment::create(&self.settings.dir, self.active.seq + 1, state)?;
+        let mut index = self.log.index.lock().expect("log index lock");
+        index.files.insert(next.seq, next.file.clone());
+        self.active = next;
+        self.rotate_due = false;
+        Ok(())
+    }
+
+    /// Deletes the segments older than the oldest that holds a live entry,
+    /// oldest first. Called only once every record written is durable, the
+    /// purges that freed them included. A failure is only logged: the
+    /// files stay, and replaying them again is harmless.
+    fn delete_purged_segments(&mut self) {
+        self.purged = false;
+        let mut index = self.log.index.lock().expect("log index lock");
+        let keep = index.oldest_segment_in_use().unwrap_or(self.active.seq);
+        let old: Vec<u64> = index.files.range(..keep).map(|(seq, _)| *seq).collect();
+        for seq in old {
+            let path = segment::path(&self.settings.dir, seq);
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!("remove {}: {e}", path.display());
+                return;
+            }
+            index.files.remove(&seq);
+            crash_point("purge.deleted");
+        }
     }
 }
