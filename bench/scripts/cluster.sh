@@ -4,14 +4,29 @@
 
 # Starts node $1 with extra flags $2, appending to $D/node$1.log.
 start() { ( $K -n $1 -a 127.0.0.1:${PORT}$1 -d $D/$1 $2 >> $D/node$1.log 2>&1 & ) }
-# Waits until node $1 is ready for commands.
-ready() { until grep -q "ready for commands" $D/node$1.log 2>/dev/null; do sleep 0.02; done; }
+# Waits until node $1 is ready for commands; stops the script if it failed
+# to start.
+ready() {
+    until grep -q "ready for commands" $D/node$1.log 2>/dev/null; do
+        if grep -q " ERROR " $D/node$1.log 2>/dev/null; then
+            echo "node $1 did not start: $(grep ' ERROR ' $D/node$1.log | tail -1)" >&2; exit 1
+        fi
+        sleep 0.02
+    done
+}
 # The process ids of the three nodes.
 pids() { for i in 1 2 3; do pgrep -f "$K -n $i -a 127.0.0.1:${PORT}$i"; done | tr '\n' ' '; }
 # Each node's resident memory, MiB.
 rss() { for p in $(pids); do echo -n "$(( $(awk '/^VmRSS/ {print $2}' /proc/$p/status) / 1024 )) "; done; }
-# Stops every node, with signal $1 (TERM unless given).
-stop_all() { pkill -${1:-TERM} -f "$K -n [123] -a 127.0.0.1:${PORT}"; }
+# Stops every node, with signal $1 (TERM unless given), and waits until
+# they are gone (killing what is left after 10 s), so that their ports and
+# files are free for whatever comes next.
+stop_all() {
+    local nodes="$K -n [123] -a 127.0.0.1:${PORT}"
+    pkill -${1:-TERM} -f "$nodes" || return 0
+    for _ in $(seq 500); do pgrep -f "$nodes" >/dev/null || return 0; sleep 0.02; done
+    pkill -9 -f "$nodes"
+}
 
 # Node 1 bootstraps, nodes 2 and 3 join it.
 form() {

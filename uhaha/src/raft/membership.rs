@@ -17,6 +17,12 @@ use tokio::sync::{watch, Mutex};
 /// How long a leadership transfer may take: a few election timeouts.
 const TRANSFER_WAIT: Duration = Duration::from_secs(5);
 
+/// How long a stopping leader waits for its successor: one election
+/// timeout. A transfer takes milliseconds; when it does not happen (the
+/// whole cluster is stopping at once, the successor too) the node should
+/// not hold up its own stop for long.
+const HAND_OVER_WAIT: Duration = Duration::from_secs(1);
+
 /// A member of the cluster.
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -287,6 +293,15 @@ impl Cluster {
     /// leader, so no one waits out an election timeout. Asked to hand
     /// leadership to itself, the leader stays.
     pub async fn transfer(&self, to: Option<NodeId>) -> Result<(), MembershipError> {
+        self.transfer_within(to, TRANSFER_WAIT).await
+    }
+
+    /// [`Self::transfer`], giving the new leader `wait` to take over.
+    async fn transfer_within(
+        &self,
+        to: Option<NodeId>,
+        wait: Duration,
+    ) -> Result<(), MembershipError> {
         let _one_at_a_time = self.changes.lock().await;
         let status = self.status();
         self.ensure_leader(&status)?;
@@ -313,7 +328,7 @@ impl Cluster {
             .await
             .map_err(|e| refused(e.to_string()))?;
         self.raft
-            .wait(Some(TRANSFER_WAIT))
+            .wait(Some(wait))
             .metrics(|m| m.current_leader == Some(target), "leadership moved")
             .await
             .map_err(|e| refused(e.to_string()))?;
@@ -329,7 +344,8 @@ impl Cluster {
         if status.leader != Some(status.id) || !others {
             return;
         }
-        if let Err(MembershipError::Refused(why)) = self.transfer(None).await {
+        if let Err(MembershipError::Refused(why)) = self.transfer_within(None, HAND_OVER_WAIT).await
+        {
             tracing::warn!("stopping without handing leadership over: {why}");
         }
     }
