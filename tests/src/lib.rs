@@ -204,6 +204,26 @@ pub fn raw_exact(addr: SocketAddr, request: &[u8], len: usize) -> Vec<u8> {
     out
 }
 
+/// Sends an HTTP request to `addr` and returns the status code and the
+/// body; the server must close the connection after its response.
+pub fn http(addr: &str, request: &str) -> (u16, String) {
+    let (out, closed) = raw(addr.parse().unwrap(), request.as_bytes(), PATIENCE);
+    assert!(closed, "the response did not end the connection");
+    let text = String::from_utf8(out).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a whole response");
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
+/// `GET path` over HTTP/1.1, with an `Authorization` header if given.
+pub fn http_get(addr: &str, path: &str, auth: Option<&str>) -> (u16, String) {
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}\r\n"),
+    )
+}
+
 /// Encodes a command as a RESP multibulk request.
 pub fn resp(args: &[&str]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();

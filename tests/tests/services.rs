@@ -6,28 +6,10 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
-use uhaha_tests::{raw, resp, Cluster, PATIENCE};
+use uhaha_tests::{http_get as get, raw, resp, Cluster, PATIENCE};
 
 const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
 const SECRET: &str = "s3cret";
-
-/// Sends an HTTP request and returns the status code and the body.
-fn http(addr: &str, request: &str) -> (u16, String) {
-    let (out, closed) = raw(addr.parse().unwrap(), request.as_bytes(), PATIENCE);
-    assert!(closed, "the response did not end the connection");
-    let text = String::from_utf8(out).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a whole response");
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_string())
-}
-
-fn get(addr: &str, path: &str, auth: Option<&str>) -> (u16, String) {
-    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
-    http(
-        addr,
-        &format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}\r\n"),
-    )
-}
 
 #[test]
 fn http_runs_commands_on_the_redis_port_with_auth_and_redirects() {

@@ -12,7 +12,7 @@ use base64::prelude::{Engine, BASE64_STANDARD};
 use serde_json::{json, Number, Value};
 use std::future::Future;
 use std::pin::Pin;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use uhaha::{ClientError, Reply, Service, ServiceConn, Sniff};
 
 /// Largest request head (request line and headers) accepted.
@@ -48,7 +48,7 @@ impl Service for Http {
 }
 
 async fn serve(mut conn: ServiceConn) {
-    let (status, body) = match read_head(&mut conn).await {
+    let (status, body) = match conn.read_http_head(MAX_HEAD).await {
         Some(head) => respond(&conn, &head).await,
         None => (400, error_json("bad request")),
     };
@@ -59,23 +59,6 @@ async fn serve(mut conn: ServiceConn) {
     );
     let _ = conn.stream.write_all(response.as_bytes()).await;
     let _ = conn.stream.shutdown().await;
-}
-
-/// Reads the request head: everything up to the blank line.
-async fn read_head(conn: &mut ServiceConn) -> Option<String> {
-    loop {
-        if let Some(end) = conn.received.windows(4).position(|w| w == b"\r\n\r\n") {
-            return String::from_utf8(conn.received[..end].to_vec()).ok();
-        }
-        if conn.received.len() > MAX_HEAD {
-            return None;
-        }
-        conn.received.reserve(1024);
-        match conn.stream.read_buf(&mut conn.received).await {
-            Ok(0) | Err(_) => return None,
-            Ok(_) => {}
-        }
-    }
 }
 
 /// Runs the request's command and returns the status and JSON body.

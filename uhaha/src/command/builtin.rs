@@ -12,6 +12,7 @@ pub enum Builtin {
     Cluster,
     Command,
     Echo,
+    Health,
     Hello,
     Help,
     Info,
@@ -96,6 +97,15 @@ pub const BUILTINS: &[(Builtin, CommandSpec)] = &[
         ),
     ),
     (Builtin::Echo, spec("ECHO", Local, &[p("message", Required)], "Returns the message.")),
+    (
+        Builtin::Health,
+        spec(
+            "HEALTH",
+            Local,
+            &[],
+            "Returns OK if the node is ready to serve (its log loaded, a member of its cluster, a leader known), as GET /readyz does; a CLUSTERDOWN error with the reason otherwise.",
+        ),
+    ),
     (
         Builtin::Hello,
         spec(

@@ -88,8 +88,8 @@ pub trait Commands: Machine {
 
 /// The names that built-in commands take; a user command may not use them.
 pub const BUILTIN_NAMES: &[&str] = &[
-    "AUTH", "BARRIER", "CLIENT", "CLUSTER", "COMMAND", "ECHO", "HELLO", "HELP", "INFO", "MACHINE",
-    "MONITOR", "PING", "QUIT", "RAFT", "RESET", "SELECT", "SHUTDOWN", "TICK", "VERSION",
+    "AUTH", "BARRIER", "CLIENT", "CLUSTER", "COMMAND", "ECHO", "HEALTH", "HELLO", "HELP", "INFO",
+    "MACHINE", "MONITOR", "PING", "QUIT", "RAFT", "RESET", "SELECT", "SHUTDOWN", "TICK", "VERSION",
 ];
 
 /// The name of every command a node of machine `M` answers: the machine's

@@ -223,10 +223,12 @@ impl<M: Commands> Node<M> {
         self.shutdown().await;
     }
 
-    /// Stops the node: a leader first hands leadership to another voter,
-    /// then the node closes its port and every connection, and stops Raft,
-    /// whose log is closed once its last writes are on disk.
+    /// Stops the node: `/readyz` turns to 503 at once, a leader hands
+    /// leadership to another voter, then the node closes its port and
+    /// every connection, and stops Raft, whose log is closed once its last
+    /// writes are on disk.
     pub async fn shutdown(self) {
+        self.shared.lifecycle.stopping();
         self.shared.cluster.hand_over().await;
         self.shared.stop().await;
     }

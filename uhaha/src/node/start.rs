@@ -12,6 +12,8 @@ use crate::raft::{
     self, Cluster, LogStore, Network, Proposer, Raft, ReadBarrier, StateMachineStore,
 };
 use crate::server::clients::Clients;
+use crate::server::endpoints::Endpoints;
+use crate::server::health::Lifecycle;
 use crate::server::monitor::Monitors;
 use crate::server::{Extensions, Server, Settings};
 use crate::tasks::Tasks;
@@ -88,6 +90,13 @@ pub(crate) async fn start<M: Commands>(
     .map_err(|e| StartError::Raft(format!("start: {e}")))?;
     let redirect = config.redirect;
     let tasks = Tasks::default();
+    let lifecycle = Arc::new(Lifecycle::default());
+    let mut extensions = extensions;
+    let endpoints = Endpoints {
+        lifecycle: lifecycle.clone(),
+        raft: raft.clone(),
+    };
+    extensions.services.insert(0, Arc::new(endpoints));
     let shared = Arc::new(Server {
         proposer: Proposer::start(raft.clone(), redirect, &tasks),
         reads: ReadBarrier::start(raft.clone(), redirect, &tasks),
@@ -111,6 +120,7 @@ pub(crate) async fn start<M: Commands>(
         monitors: Monitors::default(),
         my_addr: my_addr.clone(),
         tasks,
+        lifecycle,
     });
     if let Some(hook) = &shared.extensions.hooks.role {
         crate::server::hooks::watch_role(raft.clone(), hook.clone(), &shared.tasks);
@@ -132,6 +142,7 @@ pub(crate) async fn start<M: Commands>(
         raft::ticker::start(raft.clone(), shared.proposer.clone(), config.tick, tasks);
     }
     raft::snapshot_policy::start(raft.clone(), progress, config.snapshot_policy(), tasks);
+    shared.lifecycle.serving();
     tracing::info!("logs loaded: ready for commands");
     Ok(shared)
 }

@@ -5,7 +5,7 @@
 
 use super::Server;
 use crate::command::help::{command_docs, command_info, help_lines};
-use crate::command::{Args, Builtin, Commands, Kind, Reply, Route};
+use crate::command::{Args, Builtin, Commands, ErrorCode, Kind, Reply, Route};
 use crate::machine::{command_reply, contain, machine_reply, Ctx};
 use crate::raft::Applied;
 use crate::server::connection::ReplyQueue;
@@ -174,6 +174,10 @@ impl<M: Commands> Server<M> {
                 Some(msg) => Reply::Bulk(msg.clone()),
             },
             Builtin::Echo => Reply::Bulk(cmd[1].clone()),
+            Builtin::Health => match self.lifecycle.readiness(&self.raft) {
+                Ok(()) => Reply::ok(),
+                Err(why) => ErrorCode::ClusterDown.reply(format_args!("not ready: {why}")),
+            },
             Builtin::Version => Reply::bulk(format!("{} version {}", M::NAME, M::VERSION)),
             Builtin::Barrier => {
                 self.write("BARRIER", cmd, queue).await;

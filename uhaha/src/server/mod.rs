@@ -10,6 +10,8 @@ pub mod cluster_commands;
 pub mod conn;
 pub mod connection;
 pub mod dispatch;
+pub mod endpoints;
+pub mod health;
 pub mod hooks;
 pub mod info;
 pub mod intermediates;
@@ -82,6 +84,8 @@ pub struct Server<M> {
     pub my_addr: String,
     /// Every task of the node, and the signal that stops them.
     pub tasks: Tasks,
+    /// Starting, serving or stopping: what `/readyz` and `HEALTH` report.
+    pub lifecycle: Arc<health::Lifecycle>,
 }
 
 impl<M: Commands> Server<M> {

@@ -9,6 +9,7 @@ use crate::tls::{Stream, Tls};
 use bytes::BytesMut;
 use std::future::Future;
 use std::pin::Pin;
+use tokio::io::AsyncReadExt;
 
 /// Most bytes a connection may send before every service has decided.
 pub const MAX_SNIFF: usize = 4096;
@@ -79,6 +80,35 @@ impl ServiceConn {
     /// follower sends them on to the leader.
     pub async fn client(&self, auth: Option<&str>) -> Result<Client, ClientError> {
         self.node.client(auth).await
+    }
+
+    /// Reads an HTTP request head: everything up to the blank line that
+    /// ends it, which stays in [`ServiceConn::received`] with whatever came
+    /// after it. `None` when the connection ends first, the head is not
+    /// UTF-8, or it passes `max` bytes.
+    ///
+    /// ```
+    /// # async fn serve(mut conn: uhaha::ServiceConn) {
+    /// if let Some(head) = conn.read_http_head(8192).await {
+    ///     let request_line = head.lines().next().unwrap_or_default();
+    ///     println!("{request_line}");
+    /// }
+    /// # }
+    /// ```
+    pub async fn read_http_head(&mut self, max: usize) -> Option<String> {
+        loop {
+            if let Some(end) = self.received.windows(4).position(|w| w == b"\r\n\r\n") {
+                return String::from_utf8(self.received[..end].to_vec()).ok();
+            }
+            if self.received.len() > max {
+                return None;
+            }
+            self.received.reserve(1024);
+            match self.stream.read_buf(&mut self.received).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
     }
 }
 

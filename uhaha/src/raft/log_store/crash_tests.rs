@@ -48,8 +48,10 @@ fn leave_at_the_end(dir: &Path, bytes: &[u8]) {
 /// What a write that a crash cut short can leave behind.
 fn torn_tails() -> Vec<(&'static str, Vec<u8>)> {
     let whole = framed(&entry(1, 21, 2000));
+    // Zeros over 1 KiB of the record cover a whole sector of the file
+    // wherever the record starts.
     let mut unwritten_sector = whole.clone();
-    unwritten_sector[512..1024].fill(0);
+    unwritten_sector[512..1536].fill(0);
     vec![
         ("half a record", whole[..whole.len() / 2].to_vec()),
         ("half a frame", whole[..5].to_vec()),
@@ -135,11 +137,21 @@ async fn damage_before_the_tail_refuses_to_open_and_says_where() {
 
 #[tokio::test]
 async fn a_lost_segment_refuses_to_open() {
-    let dir = TempDir::new();
-    let seqs = a_log_of_many_segments(&dir.0).await;
-    std::fs::remove_file(segment::path(&dir.0, seqs[1])).unwrap();
-    let error = LogStore::open_with(&dir.0, true, 2048).err().unwrap();
-    assert!(matches!(error, LogError::Missing { .. }), "{error}");
+    // A segment between two others, or the oldest while its entries are
+    // not purged.
+    for which in [1, 0] {
+        let dir = TempDir::new();
+        let seqs = a_log_of_many_segments(&dir.0).await;
+        std::fs::remove_file(segment::path(&dir.0, seqs[which])).unwrap();
+        let error = LogStore::open_with(&dir.0, true, 2048).err().unwrap();
+        match which {
+            1 => assert!(matches!(error, LogError::LostSegment { .. }), "{error}"),
+            _ => assert!(
+                matches!(error, LogError::Missing { from: 0, .. }),
+                "{error}"
+            ),
+        }
+    }
 }
 
 /// The steps of an append, a rotation and a purge where a process can die.

@@ -149,6 +149,16 @@ impl Index {
         self.locs.front().map(|loc| loc.segment)
     }
 
+    /// After a replay: a committed log id past the last entry (written
+    /// before it by an earlier version's race, or damaged) becomes the last
+    /// log id, so that openraft does not look for entries the log lacks.
+    pub(super) fn clamp_committed(&mut self) {
+        let last = self.last_log_id();
+        if self.state.committed.map(|c| c.index) > last.map(|l| l.index) {
+            self.state.committed = last;
+        }
+    }
+
     /// After a replay: the entries that a gap skipped, if no purge covers
     /// them.
     pub(super) fn missing(&self) -> Option<(u64, u64)> {

@@ -86,8 +86,8 @@ pub enum LogError {
         /// What is wrong there.
         why: String,
     },
-    /// Entries are missing between the segments (a segment file was
-    /// deleted by hand).
+    /// Entries or segments are missing (a segment file was deleted by
+    /// hand, or lost).
     #[error(
         "the log in {} is missing entries {from} to {to}; move the node's data directory aside \
          and let it rejoin the cluster",
@@ -100,6 +100,21 @@ pub enum LogError {
         from: u64,
         /// The last missing entry's index.
         to: u64,
+    },
+    /// A segment between two others is gone: segments are only ever
+    /// deleted oldest first.
+    #[error(
+        "the log in {} has lost the segments between {after} and {before}; move the node's data \
+         directory aside and let it rejoin the cluster",
+        dir.display()
+    )]
+    LostSegment {
+        /// The log's directory.
+        dir: PathBuf,
+        /// The segment before the hole.
+        after: u64,
+        /// The segment after it.
+        before: u64,
     },
     /// A record could not be encoded.
     #[error("encode a log record: {0}")]
@@ -140,7 +155,12 @@ impl LogStore {
     }
 
     fn open_with(dir: &Path, sync: bool, segment_bytes: u64) -> Result<LogStore, LogError> {
-        std::fs::create_dir_all(dir).map_err(|source| LogError::io("create", dir, source))?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|source| LogError::io("create", dir, source))?;
+            if let Some(parent) = dir.parent() {
+                segment::sync_dir(parent)?;
+            }
+        }
         let (index, active) = segment::recover(dir)?;
         let reader = LogReader {
             index: Arc::new(Mutex::new(index)),
@@ -224,7 +244,7 @@ fn read_run(file: &std::fs::File, locs: &[Loc], entries: &mut Vec<Entry>) -> io:
     file.read_exact_at(&mut bytes, first.offset)?;
     for loc in locs {
         let at = usize::try_from(loc.offset - first.offset).map_err(io::Error::other)?;
-        match record::decode(&bytes[at..at + loc.len as usize]) {
+        match record::decode(&bytes[at..at + loc.len as usize], loc.offset) {
             Found::Record(Record::Entry(entry), _) => entries.push(entry),
             other => {
                 let why = format!(
@@ -296,7 +316,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> io::Result<Option<LogId>> {
-        Ok(self.reader.index().state.committed)
+        let pending = self.writer.pending_committed();
+        Ok(pending.unwrap_or_else(|| self.reader.index().state.committed))
     }
 
     /// Makes the entries readable and queues them; the writer thread

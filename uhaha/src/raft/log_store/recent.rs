@@ -26,9 +26,10 @@ const KEEP_BYTES: usize = 4 << 20;
 pub(super) struct RecentEntries {
     entries: VecDeque<(Entry, usize)>,
     bytes: usize,
-    /// The newest index the writer has committed to the file; entries up
-    /// to it may be dropped from memory.
-    written: u64,
+    /// The index after the newest entry the writer has written; entries
+    /// before it may be dropped from memory. (An index after, so that
+    /// nothing counts as written before anything is: not even entry 0.)
+    written_next: u64,
 }
 
 impl RecentEntries {
@@ -51,7 +52,7 @@ impl RecentEntries {
 
     /// Records that the writer committed the entries up to `index`.
     pub(super) fn written_up_to(&mut self, index: u64) {
-        self.written = index;
+        self.written_next = index + 1;
         self.shrink();
     }
 
@@ -59,7 +60,7 @@ impl RecentEntries {
     fn shrink(&mut self) {
         while self.entries.len() > KEEP_ENTRIES || self.bytes > KEEP_BYTES {
             match self.entries.front() {
-                Some((first, size)) if first.log_id.index <= self.written => {
+                Some((first, size)) if first.log_id.index < self.written_next => {
                     self.bytes -= size;
                     self.entries.pop_front();
                 }
@@ -84,7 +85,7 @@ impl RecentEntries {
     /// this, in the order of its changes, after [`Self::written_up_to`] for
     /// appends that the truncation undid.
     pub(super) fn unwritten_from(&mut self, since: u64) {
-        self.written = self.written.min(since.saturating_sub(1));
+        self.written_next = self.written_next.min(since);
     }
 
     /// Drops the entries up to index `upto`.
@@ -249,6 +250,19 @@ mod tests {
         recent.truncate(2);
         recent.written_up_to(3);
         recent.unwritten_from(2);
-        assert_eq!(recent.written, 1);
+        assert_eq!(recent.written_next, 2);
+    }
+
+    #[test]
+    fn entry_0_is_kept_until_written() {
+        let mut recent = RecentEntries::default();
+        for i in 0..=KEEP_ENTRIES as u64 + 10 {
+            recent.push(normal(i, 1));
+        }
+        assert_eq!(split(&recent, 0..1), (None, vec![0]));
+        recent.truncate(0);
+        recent.unwritten_from(0);
+        recent.push(normal(0, 1));
+        assert_eq!(split(&recent, 0..1), (None, vec![0]));
     }
 }

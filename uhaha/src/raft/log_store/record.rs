@@ -57,7 +57,9 @@ pub(super) fn encode(record: &Record<&Entry>, buf: &mut Vec<u8>) -> Result<usize
     buf.extend_from_slice(&[0; FRAME]);
     codec::encode_into(record, buf)?;
     let len = buf.len() - start;
-    let body = u32::try_from(len - FRAME)
+    // The whole record's length must fit a u32 too: the index keeps it so.
+    let body = u32::try_from(len)
+        .map(|_| (len - FRAME) as u32)
         .map_err(|_| CodecError::new(format!("a log record of {len} bytes")))?
         .to_le_bytes();
     let frame = [body, checksum(&body), checksum(&buf[start + FRAME..])];
@@ -88,8 +90,9 @@ pub(super) enum Found {
     Damaged(String),
 }
 
-/// Reads the record at the start of `bytes`.
-pub(super) fn decode(bytes: &[u8]) -> Found {
+/// Reads the record at the start of `bytes`, which starts at `offset` in its
+/// file.
+pub(super) fn decode(bytes: &[u8], offset: u64) -> Found {
     if bytes.is_empty() {
         return Found::End;
     }
@@ -97,7 +100,7 @@ pub(super) fn decode(bytes: &[u8]) -> Found {
         return Found::Torn;
     };
     if checksum(&frame[..4]) != frame[4..8] {
-        return if frame.iter().all(|&b| b == 0) {
+        return if has_zero_sector(frame, offset) {
             Found::Torn
         } else {
             Found::Damaged("the record's length fails its checksum".into())
@@ -108,7 +111,7 @@ pub(super) fn decode(bytes: &[u8]) -> Found {
         return Found::Torn;
     };
     if checksum(&framed[FRAME..]) != frame[8..FRAME] {
-        return if has_zero_sector(framed) {
+        return if has_zero_sector(framed, offset) {
             Found::Torn
         } else {
             Found::Damaged("the record fails its checksum".into())
@@ -120,11 +123,23 @@ pub(super) fn decode(bytes: &[u8]) -> Found {
     }
 }
 
-/// Whether any 512-byte sector that `bytes` covers is all zeros. Sectors
-/// are counted from the start of `bytes`, which is close enough: a record
-/// that a crash tore has whole unwritten sectors in it, zeros on reading.
-fn has_zero_sector(bytes: &[u8]) -> bool {
-    bytes.chunks(512).any(|s| s.iter().all(|&b| b == 0))
+/// Whether, of the 512-byte sectors of the file that `bytes` (at `offset`)
+/// covers, the part of any one in `bytes` is all zeros: a write that a
+/// crash left unfinished reads back as zeros in whole sectors (or blocks,
+/// which are whole sectors too), counted from the start of the file, as
+/// etcd's WAL checks its torn entries.
+fn has_zero_sector(bytes: &[u8], offset: u64) -> bool {
+    const SECTOR: u64 = 512;
+    let mut at = 0;
+    while at < bytes.len() {
+        let in_sector = SECTOR - (offset + at as u64) % SECTOR;
+        let end = bytes.len().min(at + in_sector as usize);
+        if bytes[at..end].iter().all(|&b| b == 0) {
+            return true;
+        }
+        at = end;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -155,7 +170,7 @@ mod tests {
         let mut at = 0;
         let mut read = Vec::new();
         loop {
-            match decode(&buf[at..]) {
+            match decode(&buf[at..], at as u64) {
                 Found::Record(record, len) => {
                     read.push(record);
                     at += len;
@@ -173,16 +188,31 @@ mod tests {
     fn short_and_zeroed_records_are_torn_and_flipped_bits_damaged() {
         let bytes = framed(&Record::Vote(Vote::new(3, 1)));
         for cut in 1..bytes.len() {
-            assert!(matches!(decode(&bytes[..cut]), Found::Torn), "cut at {cut}");
+            assert!(
+                matches!(decode(&bytes[..cut], 0), Found::Torn),
+                "cut at {cut}"
+            );
         }
-        assert!(matches!(decode(&[0; 64]), Found::Torn));
+        assert!(matches!(decode(&[0; 64], 0), Found::Torn));
         for at in 0..bytes.len() {
             let mut damaged = bytes.clone();
             damaged[at] ^= 0x40;
             assert!(
-                matches!(decode(&damaged), Found::Damaged(_)),
+                matches!(decode(&damaged, 0), Found::Damaged(_)),
                 "flip at {at}"
             );
         }
+    }
+
+    #[test]
+    fn a_record_across_a_sector_boundary_with_its_second_sector_unwritten_is_torn() {
+        let mut bytes = framed(&Record::Vote(Vote::new(3, 1)));
+        let len = bytes.len();
+        // The record starts 4 bytes before a sector boundary: its frame
+        // crosses it, and what lies past it never reached the disk.
+        bytes[4..].fill(0);
+        assert!(matches!(decode(&bytes, 512 - 4), Found::Torn));
+        // The same bytes at the start of a sector are damage.
+        assert!(matches!(decode(&bytes, 0), Found::Damaged(_)), "{len}");
     }
 }

@@ -108,6 +108,13 @@ fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LogError> {
 /// record is damage, and the log refuses to open rather than skip it.
 pub(super) fn recover(dir: &Path) -> Result<(Index, Active), LogError> {
     let segments = list(dir)?;
+    if let Some(pair) = segments.windows(2).find(|w| w[1].0 != w[0].0 + 1) {
+        return Err(LogError::LostSegment {
+            dir: dir.into(),
+            after: pair[0].0,
+            before: pair[1].0,
+        });
+    }
     let mut index = Index::default();
     let mut newest = None;
     for (n, (seq, path)) in segments.iter().enumerate() {
@@ -130,6 +137,7 @@ pub(super) fn recover(dir: &Path) -> Result<(Index, Active), LogError> {
             to,
         });
     }
+    index.clamp_committed();
     let active = match newest {
         Some(active) => active,
         None => {
@@ -161,7 +169,7 @@ fn replay(
     }
     let mut at = MAGIC.len();
     loop {
-        match record::decode(&bytes[at..]) {
+        match record::decode(&bytes[at..], at as u64) {
             Found::Record(record, len) => {
                 let loc = Loc {
                     segment: seq,

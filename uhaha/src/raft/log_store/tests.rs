@@ -92,10 +92,11 @@ async fn passes_the_openraft_storage_suite() {
 async fn vote_purge_and_committed_survive_a_reopen() {
     let dir = TempDir::new();
     let vote = Vote::new(3, 1);
-    let committed = Some(log_id(2, 1, 7));
+    let committed = Some(log_id(1, 1, 7));
     {
         let mut log = LogStore::open(&dir.0, false).unwrap();
         log.save_vote(&vote).await.unwrap();
+        log.blocking_append((0..=8).map(normal)).await.unwrap();
         log.purge(log_id(1, 1, 4)).await.unwrap();
         // Lazy: written when the store closes at the latest.
         log.save_committed(committed).await.unwrap();
@@ -105,7 +106,22 @@ async fn vote_purge_and_committed_survive_a_reopen() {
     assert_eq!(log.read_committed().await.unwrap(), committed);
     let state = log.get_log_state().await.unwrap();
     assert_eq!(state.last_purged_log_id, Some(log_id(1, 1, 4)));
-    assert_eq!(state.last_log_id, Some(log_id(1, 1, 4)));
+    assert_eq!(state.last_log_id, Some(log_id(1, 1, 8)));
+}
+
+#[tokio::test]
+async fn a_committed_id_waits_for_its_entry_to_be_written() {
+    let dir = TempDir::new();
+    {
+        let mut log = LogStore::open(&dir.0, true).unwrap();
+        log.blocking_append((0..=3).map(normal)).await.unwrap();
+        // Committed on the leader's word, ahead of this node's log.
+        log.save_committed(Some(log_id(1, 1, 5))).await.unwrap();
+        assert_eq!(log.read_committed().await.unwrap(), Some(log_id(1, 1, 5)));
+    }
+    let mut log = LogStore::open(&dir.0, true).unwrap();
+    let committed = log.read_committed().await.unwrap();
+    assert!(committed <= Some(log_id(1, 1, 3)), "{committed:?}");
 }
 
 /// A log entry carrying one `TICKET` command.

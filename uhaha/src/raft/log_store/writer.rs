@@ -178,6 +178,11 @@ impl LogWriter {
     pub(super) fn set_committed(&self, committed: Option<LogId>) {
         *self.committed.lock().expect("committed lock") = Some(committed);
     }
+
+    /// The committed log id that waits to be written, if one does.
+    pub(super) fn pending_committed(&self) -> Option<Option<LogId>> {
+        *self.committed.lock().expect("committed lock")
+    }
 }
 
 impl Drop for LogWriter {
@@ -285,13 +290,11 @@ impl WriterThread {
     /// Writes the group and reports to each of its changes. With `lazy`
     /// the write also carries the committed log id.
     fn commit(&mut self, fsync: bool, lazy: bool) {
-        let committed = match lazy {
-            true => self.committed.lock().expect("committed lock").take(),
-            false => None,
-        };
         let group = std::mem::take(&mut self.group);
         let mut records: Vec<Record<&Entry>> = group.iter().flat_map(Change::records).collect();
-        records.extend(committed.map(Record::Committed));
+        if lazy {
+            records.extend(self.take_committed(&group).map(Record::Committed));
+        }
         let result = match &self.failed {
             Some(why) => Err(why.clone()),
             None => self.write(&records, fsync),
@@ -314,6 +317,31 @@ impl WriterThread {
         self.group = group;
         for change in self.group.drain(..) {
             change.complete(&result);
+        }
+    }
+
+    /// The committed log id waiting to be written, if the log will hold
+    /// its entry once `group` is written. openraft may report an entry
+    /// committed before this node has written it (a follower learns the
+    /// commit index from the leader): written first, a committed id ahead
+    /// of the log would stop the node from starting after a crash. Such an
+    /// id waits for a later group.
+    fn take_committed(&self, group: &[Change]) -> Option<Option<LogId>> {
+        let mut slot = self.committed.lock().expect("committed lock");
+        let committed = slot.take()?;
+        let appended = group.iter().rev().find_map(|c| match c {
+            Change::Append(entries, _) => entries.last().map(|e| e.log_id.index),
+            _ => None,
+        });
+        let last = appended.or_else(|| {
+            let index = self.log.index.lock().expect("log index lock");
+            index.last_log_id().map(|l| l.index)
+        });
+        if committed.map(|c| c.index) <= last {
+            Some(committed)
+        } else {
+            *slot = Some(committed);
+            None
         }
     }
 
@@ -344,7 +372,7 @@ impl WriterThread {
                 .map_err(|e| io_error("fsync", e))?;
             crash_point("append.synced");
         }
-        self.unsynced = !fsync && !self.buf.is_empty();
+        self.unsynced = !fsync && (self.unsynced || !self.buf.is_empty());
         let mut offset = self.active.len;
         self.active.len += self.buf.len() as u64;
         let mut index = self.log.index.lock().expect("log index lock");
@@ -386,9 +414,12 @@ impl WriterThread {
     }
 
     /// Deletes the segments older than the oldest that holds a live entry,
-    /// oldest first. Called only once every record written is durable, the
-    /// purges that freed them included. A failure is only logged: the
-    /// files stay, and replaying them again is harmless.
+    /// oldest first, each deletion made durable before the next, so that
+    /// the segments left are always numbered without a hole (recovery
+    /// takes a hole for a lost segment). Called only once every record
+    /// written is durable, the purges that freed them included. A failure
+    /// is only logged: the files stay, and replaying them again is
+    /// harmless.
     fn delete_purged_segments(&mut self) {
         self.purged = false;
         let mut index = self.log.index.lock().expect("log index lock");
@@ -402,6 +433,10 @@ impl WriterThread {
             }
             index.files.remove(&seq);
             crash_point("purge.deleted");
+            if let Err(e) = segment::sync_dir(&self.settings.dir) {
+                tracing::warn!("{e}");
+                return;
+            }
         }
     }
 }
