@@ -282,25 +282,18 @@ pub struct Logging {
     json: bool,
 }
 
-/// Logs to stderr at one of uhaha's log levels, mapped onto tracing's, in
-/// the format asked for.
+/// Logs to stderr at one of uhaha's log levels, mapped onto tracing's,
+/// refined by `RUST_LOG`'s directives (`openraft=info,uhaha::raft=debug`),
+/// in the format asked for.
 pub fn init_logging(logging: &Logging) {
-    let filter = match logging.level.as_str() {
-        "debug" | "verbose" | "verb" => tracing::Level::DEBUG,
-        "notice" | "info" => tracing::Level::INFO,
-        "warning" | "warn" => tracing::Level::WARN,
-        _ => return,
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let Some(targets) = log_targets(&logging.level, rust_log.as_deref()) else {
+        return;
     };
-    // openraft narrates every step at INFO; keep it to warnings unless
-    // debugging.
-    let raft_level = if filter == tracing::Level::DEBUG {
-        filter
-    } else {
-        tracing::Level::WARN
-    };
-    let targets = Targets::new()
-        .with_target("openraft", raft_level)
-        .with_default(filter);
+    let targets = targets.unwrap_or_else(|(targets, e)| {
+        eprintln!("RUST_LOG ignored: {e}");
+        targets
+    });
     let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let registry = tracing_subscriber::registry().with(targets);
     if logging.json {
@@ -311,6 +304,45 @@ pub fn init_logging(logging: &Logging) {
             .with_target(false);
         registry.with(human).init();
     }
+}
+
+/// What is logged at uhaha level `level` (`None`: nothing, `-l silent`),
+/// with `rust_log`'s directives on top; when they do not parse, the
+/// level's alone and why.
+fn log_targets(
+    level: &str,
+    rust_log: Option<&str>,
+) -> Option<Result<Targets, (Targets, String)>> {
+    let filter = match level {
+        "debug" | "verbose" | "verb" => tracing::Level::DEBUG,
+        "notice" | "info" => tracing::Level::INFO,
+        "warning" | "warn" => tracing::Level::WARN,
+        _ => return None,
+    };
+    // openraft narrates every step at INFO; keep it to warnings unless
+    // debugging.
+    let raft_level = if filter == tracing::Level::DEBUG {
+        filter
+    } else {
+        tracing::Level::WARN
+    };
+    let base = Targets::new()
+        .with_target("openraft", raft_level)
+        .with_default(filter);
+    let Some(directives) = rust_log.filter(|d| !d.trim().is_empty()) else {
+        return Some(Ok(base));
+    };
+    Some(match directives.parse::<Targets>() {
+        Ok(refined) => {
+            let default = refined.default_level();
+            let mut targets = base.with_targets(refined);
+            if let Some(level) = default {
+                targets = targets.with_default(level);
+            }
+            Ok(targets)
+        }
+        Err(e) => Err((base, format!("{directives:?}: {e}"))),
+    })
 }
 
 /// Parses a size: bytes, or a number with `KB`, `MB` or `GB` (powers of
@@ -335,7 +367,26 @@ fn byte_size(text: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::byte_size;
+    use super::{byte_size, log_targets};
+    use tracing::Level;
+
+    #[test]
+    fn rust_log_refines_the_level() {
+        let on = |level, rust_log, target, at| {
+            let targets = log_targets(level, rust_log).unwrap().unwrap();
+            targets.would_enable(target, &at)
+        };
+        assert!(!on("info", None, "openraft::core", Level::INFO));
+        assert!(on("info", None, "uhaha::raft", Level::INFO));
+        assert!(!on("info", None, "uhaha::raft", Level::DEBUG));
+        assert!(on("info", Some("openraft=info"), "openraft::core", Level::INFO));
+        assert!(on("info", Some("uhaha::raft=debug"), "uhaha::raft::x", Level::DEBUG));
+        assert!(!on("info", Some("uhaha::raft=debug"), "uhaha::server", Level::DEBUG));
+        assert!(on("info", Some("debug"), "uhaha::server", Level::DEBUG));
+        assert!(log_targets("silent", Some("debug")).is_none());
+        let (kept, why) = log_targets("warn", Some("uhaha=loud")).unwrap().unwrap_err();
+        assert!(kept.would_enable("uhaha", &Level::WARN) && why.contains("loud"), "{why}");
+    }
 
     #[test]
     fn sizes_take_binary_suffixes() {
