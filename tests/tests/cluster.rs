@@ -544,3 +544,84 @@ fn a_stopping_leader_hands_leadership_over() {
     assert_ne!(second, first);
     assert_eq!(cluster.ticket_via(second), last + 1);
 }
+
+/// What a client saw while writing through a rolling restart.
+struct Writes {
+    acknowledged: Vec<i64>,
+    failed: usize,
+    longest_pause: Duration,
+}
+
+/// Writes `TICKET` through `uhaha::Client` (which follows the leader) until
+/// `stop`, noting each acknowledged ticket and the longest time between two
+/// acknowledgements.
+fn write_tickets(addrs: String, stop: Arc<AtomicBool>) -> Writes {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let mut client = uhaha::Client::connect(&addrs).await.unwrap();
+        let mut writes = Writes {
+            acknowledged: Vec::new(),
+            failed: 0,
+            longest_pause: Duration::ZERO,
+        };
+        let mut last = Instant::now();
+        while !stop.load(Ordering::SeqCst) {
+            match client.call(&["TICKET"]).await {
+                Ok(uhaha::Reply::Integer(n)) => {
+                    writes.longest_pause = writes.longest_pause.max(last.elapsed());
+                    last = Instant::now();
+                    writes.acknowledged.push(n);
+                }
+                _ => writes.failed += 1,
+            }
+        }
+        writes
+    })
+}
+
+#[test]
+fn a_rolling_restart_loses_no_acknowledged_write() {
+    let mut cluster = Cluster::start(TICKET, 3, &[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (addrs, stop) = (cluster.addrs.join(","), stop.clone());
+        std::thread::spawn(move || write_tickets(addrs, stop))
+    };
+    // Each node in turn: stopped (a leader hands over first), started
+    // again, and ready (a member that knows the leader) before the next.
+    let progress = |cluster: &Cluster| cluster.ticket_via(cluster.leader());
+    for i in 0..3 {
+        let before = progress(&cluster);
+        eventually("writes to go on", || {
+            let now = progress(&cluster);
+            (now > before + 10).then_some(()).ok_or(format!("{now}"))
+        });
+        let _ = cluster.query(i, &["SHUTDOWN"]);
+        let node = cluster.nodes[i].as_mut().unwrap();
+        assert!(node.wait_exit(PATIENCE).is_some(), "node {} stops", i + 1);
+        cluster.nodes[i] = None;
+        cluster.restart(i);
+        eventually("the restarted node to be ready", || {
+            let health = cluster.string(i, &["HEALTH"]);
+            (health == "OK").then_some(()).ok_or(health)
+        });
+    }
+    stop.store(true, Ordering::SeqCst);
+    let writes = writer.join().unwrap();
+    let acked = &writes.acknowledged;
+    assert!(
+        acked.windows(2).all(|w| w[0] < w[1]),
+        "tickets repeat or go back"
+    );
+    let last = *acked.last().expect("acknowledged writes");
+    assert!(progress(&cluster) > last, "an acknowledged ticket was lost");
+    eprintln!(
+        "rolling restart: {} writes acknowledged, {} failed, longest pause {:?}",
+        acked.len(),
+        writes.failed,
+        writes.longest_pause
+    );
+}

@@ -309,10 +309,7 @@ pub fn init_logging(logging: &Logging) {
 /// What is logged at uhaha level `level` (`None`: nothing, `-l silent`),
 /// with `rust_log`'s directives on top; when they do not parse, the
 /// level's alone and why.
-fn log_targets(
-    level: &str,
-    rust_log: Option<&str>,
-) -> Option<Result<Targets, (Targets, String)>> {
+fn log_targets(level: &str, rust_log: Option<&str>) -> Option<Result<Targets, (Targets, String)>> {
     let filter = match level {
         "debug" | "verbose" | "verb" => tracing::Level::DEBUG,
         "notice" | "info" => tracing::Level::INFO,
@@ -379,13 +376,33 @@ mod tests {
         assert!(!on("info", None, "openraft::core", Level::INFO));
         assert!(on("info", None, "uhaha::raft", Level::INFO));
         assert!(!on("info", None, "uhaha::raft", Level::DEBUG));
-        assert!(on("info", Some("openraft=info"), "openraft::core", Level::INFO));
-        assert!(on("info", Some("uhaha::raft=debug"), "uhaha::raft::x", Level::DEBUG));
-        assert!(!on("info", Some("uhaha::raft=debug"), "uhaha::server", Level::DEBUG));
+        assert!(on(
+            "info",
+            Some("openraft=info"),
+            "openraft::core",
+            Level::INFO
+        ));
+        assert!(on(
+            "info",
+            Some("uhaha::raft=debug"),
+            "uhaha::raft::x",
+            Level::DEBUG
+        ));
+        assert!(!on(
+            "info",
+            Some("uhaha::raft=debug"),
+            "uhaha::server",
+            Level::DEBUG
+        ));
         assert!(on("info", Some("debug"), "uhaha::server", Level::DEBUG));
         assert!(log_targets("silent", Some("debug")).is_none());
-        let (kept, why) = log_targets("warn", Some("uhaha=loud")).unwrap().unwrap_err();
-        assert!(kept.would_enable("uhaha", &Level::WARN) && why.contains("loud"), "{why}");
+        let (kept, why) = log_targets("warn", Some("uhaha=loud"))
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            kept.would_enable("uhaha", &Level::WARN) && why.contains("loud"),
+            "{why}"
+        );
     }
 
     #[test]
