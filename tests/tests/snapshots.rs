@@ -232,14 +232,14 @@ fn disk_use_stays_bounded_under_endless_writes() {
         eprintln!("after {} writes: {size} bytes", (round + 1) * 600);
         sizes.push(size);
     }
-    let bound = 16 << 20;
+    // The log of the 3,600 writes alone is over 300 KB: a data dir that
+    // kept it, or kept a segment per snapshot, would pass this bound. What
+    // stays is a segment or two of the newest writes and two tiny
+    // snapshots, more or less at each sample as segments come and go.
+    let bound = 160 << 10;
     assert!(
         sizes.iter().all(|s| *s < bound),
         "the data dir outgrew {bound} bytes: {sizes:?}"
-    );
-    assert!(
-        sizes[5] <= sizes[1] * 2,
-        "the data dir keeps growing: {sizes:?}"
     );
     // A snapshot may still be under way (its temporary file, or the new
     // file before the oldest is dropped): wait for it to finish.

@@ -94,6 +94,7 @@ pub mod duration;
 mod error;
 pub mod glob;
 mod machine;
+mod metrics;
 mod node;
 mod raft;
 mod secret;

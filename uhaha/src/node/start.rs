@@ -7,6 +7,7 @@ use super::address;
 use super::config::Config;
 use crate::command::{CommandTable, Commands};
 use crate::error::StartError;
+use crate::metrics::{Metrics, WalMetrics};
 use crate::raft::snapshot_file::SnapshotDir;
 use crate::raft::{
     self, Cluster, LogStore, Network, Proposer, Raft, ReadBarrier, StateMachineStore,
@@ -50,7 +51,8 @@ pub(crate) async fn start<M: Commands>(
     if old_log.exists() {
         return Err(StartError::OldLog(old_log));
     }
-    let log = LogStore::open(&dir.join("log"), !config.nosync)?;
+    let wal_metrics = WalMetrics::default();
+    let log = LogStore::open(&dir.join("log"), !config.nosync, wal_metrics.clone())?;
     let table = Arc::new(CommandTable::new(M::COMMANDS));
     let snapshots = Arc::new(
         SnapshotDir::open(&dir.join("snapshots"), config.snapshot_keep)
@@ -91,10 +93,19 @@ pub(crate) async fn start<M: Commands>(
     let redirect = config.redirect;
     let tasks = Tasks::default();
     let lifecycle = Arc::new(Lifecycle::default());
+    let clients = Arc::new(Clients::new(bound));
+    let metrics = Arc::new(Metrics::new(
+        &table,
+        &wal_metrics,
+        raft.clone(),
+        clients.clone(),
+    ));
     let mut extensions = extensions;
     let endpoints = Endpoints {
         lifecycle: lifecycle.clone(),
         raft: raft.clone(),
+        metrics: metrics.clone(),
+        auth: config.auth.clone(),
     };
     extensions.services.insert(0, Arc::new(endpoints));
     let shared = Arc::new(Server {
@@ -115,13 +126,15 @@ pub(crate) async fn start<M: Commands>(
         tls,
         next_client_id: AtomicU64::new(1),
         shutdown: Notify::new(),
-        clients: Arc::new(Clients::new(bound)),
+        clients,
         extensions,
         monitors: Monitors::default(),
         my_addr: my_addr.clone(),
         tasks,
         lifecycle,
+        metrics,
     });
+    crate::metrics::watch_leader(raft.clone(), shared.metrics.clone(), &shared.tasks);
     if let Some(hook) = &shared.extensions.hooks.role {
         crate::server::hooks::watch_role(raft.clone(), hook.clone(), &shared.tasks);
     }

@@ -5,6 +5,7 @@
 
 use super::Server;
 use crate::command::{Commands, Protocol, Reply};
+use crate::metrics::Tracked;
 use crate::server::dispatch::Flow;
 use crate::server::resp::RequestParser;
 use crate::server::session::Session;
@@ -18,14 +19,23 @@ use tokio::sync::oneshot;
 /// received bytes.
 pub struct ReplyQueue {
     protocol: Protocol,
-    pending: VecDeque<Pending>,
+    pending: VecDeque<(Pending, Option<Tracked>)>,
     out: BytesMut,
     barrier_passed: bool,
+    /// The metrics of the command whose reply is queued next.
+    tracked: Option<Tracked>,
 }
 
 enum Pending {
     Ready(Reply),
     Waiting(oneshot::Receiver<Reply>),
+}
+
+/// Counts a command's reply in its metrics, if it is tracked.
+fn count(tracked: Option<Tracked>, reply: &Reply) {
+    if let Some((metrics, started)) = tracked {
+        metrics.replied(started, matches!(reply, Reply::Error(_)));
+    }
 }
 
 /// Flush replies before this many are pending or this many bytes are
@@ -54,7 +64,14 @@ impl ReplyQueue {
             pending: VecDeque::new(),
             out: BytesMut::with_capacity(4096),
             barrier_passed: false,
+            tracked: None,
         }
+    }
+
+    /// Counts the next reply queued in `tracked`'s metrics: the reply of the
+    /// command that arrived then.
+    pub fn track(&mut self, tracked: Tracked) {
+        self.tracked = Some(tracked);
     }
 
     /// Whether a read barrier has passed since the connection last read
@@ -89,10 +106,12 @@ impl ReplyQueue {
 
     /// Queues a reply that is known now.
     pub fn ready(&mut self, reply: Reply) {
+        let tracked = self.tracked.take();
         if self.pending.is_empty() {
+            count(tracked, &reply);
             reply.encode(self.protocol, &mut self.out);
         } else {
-            self.pending.push_back(Pending::Ready(reply));
+            self.pending.push_back((Pending::Ready(reply), tracked));
         }
     }
 
@@ -108,16 +127,18 @@ impl ReplyQueue {
 
     /// Queues a reply that will arrive later.
     pub fn waiting(&mut self, rx: oneshot::Receiver<Reply>) {
-        self.pending.push_back(Pending::Waiting(rx));
+        let tracked = self.tracked.take();
+        self.pending.push_back((Pending::Waiting(rx), tracked));
     }
 
     /// Waits for every queued reply and encodes them in order.
     pub async fn settle(&mut self) {
-        while let Some(next) = self.pending.pop_front() {
+        while let Some((next, tracked)) = self.pending.pop_front() {
             let reply = match next {
                 Pending::Ready(reply) => reply,
                 Pending::Waiting(rx) => rx.await.unwrap_or_else(|_| crate::raft::stopped_midway()),
             };
+            count(tracked, &reply);
             reply.encode(self.protocol, &mut self.out);
         }
     }

@@ -11,6 +11,7 @@ use crate::raft::Applied;
 use crate::server::connection::ReplyQueue;
 use crate::server::session::{self, noauth, Session};
 use bytes::Bytes;
+use std::time::Instant;
 
 /// Whether the connection goes on after a command.
 #[derive(Debug, PartialEq, Eq)]
@@ -86,6 +87,9 @@ impl<M: Commands> Server<M> {
         };
         let spec = self.table.spec(route);
         session.last_command = spec.name;
+        if let Some(metrics) = self.metrics.command(spec.name) {
+            queue.track((metrics, Instant::now()));
+        }
         if !session.authed && !allowed_before_auth(route) {
             queue.ready(noauth());
             return Flow::Continue;

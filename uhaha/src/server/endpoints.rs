@@ -1,14 +1,19 @@
 //! The node's own HTTP endpoints, on its port beside Redis: `GET /livez`
 //! (the process serves) and `GET /readyz` (the node is ready, see
 //! [`super::health`]; `503` and the reason otherwise), for load balancers
-//! and Kubernetes probes. They come before the program's own services, so
-//! that an HTTP service of its own keeps every other path. They need no
-//! `--auth`: they tell whether the node can serve, nothing of its data.
-//! Each request gets one response and the connection closes.
+//! and Kubernetes probes, and `GET /metrics` for Prometheus (see
+//! [`crate::metrics`]). They come before the program's own services, so
+//! that an HTTP service of its own keeps every other path. The probes need
+//! no `--auth`: they tell whether the node can serve, nothing of its data;
+//! `/metrics` does, as a bearer token (`Authorization: Bearer <secret>`,
+//! Prometheus's `authorization: {credentials: <secret>}`). Each request
+//! gets one response and the connection closes.
 
-use super::health::Lifecycle;
+use super::health::{Lifecycle, NotReady};
 use super::service::{Service, ServiceConn, Sniff};
+use crate::metrics::{self, Metrics};
 use crate::raft::Raft;
+use crate::secret::same_secret;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,17 +23,21 @@ use tokio::io::AsyncWriteExt;
 const MAX_HEAD: usize = 8192;
 
 /// The request lines' starts that this service claims.
-const CLAIMED: [&[u8]; 4] = [
+const CLAIMED: [&[u8]; 5] = [
     b"GET /livez",
     b"GET /readyz",
+    b"GET /metrics",
     b"HEAD /livez",
     b"HEAD /readyz",
 ];
 
-/// `/livez` and `/readyz`.
+/// `/livez`, `/readyz` and `/metrics`.
 pub struct Endpoints {
     pub lifecycle: Arc<Lifecycle>,
     pub raft: Raft,
+    pub metrics: Arc<Metrics>,
+    /// The cluster's secret, which `/metrics` asks for.
+    pub auth: Option<String>,
 }
 
 impl Service for Endpoints {
@@ -42,8 +51,12 @@ impl Service for Endpoints {
     }
 
     fn serve(&self, conn: ServiceConn) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        let readiness = self.lifecycle.readiness(&self.raft);
-        Box::pin(serve(conn, readiness))
+        let answer = Answer {
+            readiness: self.lifecycle.readiness(&self.raft),
+            metrics: self.metrics.clone(),
+            auth: self.auth.clone(),
+        };
+        Box::pin(serve(conn, answer))
     }
 }
 
@@ -67,33 +80,75 @@ fn sniff_request_line(first: &[u8], start: &[u8]) -> Sniff {
     }
 }
 
-async fn serve(mut conn: ServiceConn, readiness: Result<(), super::health::NotReady>) {
+/// What a request is answered from: the readiness when it came, the
+/// metrics and the secret they ask for.
+struct Answer {
+    readiness: Result<(), NotReady>,
+    metrics: Arc<Metrics>,
+    auth: Option<String>,
+}
+
+/// A response: its status, content type and body.
+type Response = (u16, &'static str, String);
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+async fn serve(mut conn: ServiceConn, answer: Answer) {
     let Some(head) = conn.read_http_head(MAX_HEAD).await else {
         return;
     };
     let line = head.lines().next().unwrap_or_default();
-    let (status, body) = if line.contains(" /livez") {
-        (200, "ok\n".to_string())
-    } else {
-        match readiness {
-            Ok(()) => (200, "ok\n".to_string()),
-            Err(why) => (503, format!("not ready: {why}\n")),
-        }
+    let (status, content_type, body) = respond(line, &head, answer);
+    let reason = match status {
+        200 => "OK",
+        401 => "Unauthorized",
+        _ => "Service Unavailable",
     };
-    let reason = if status == 200 {
-        "OK"
-    } else {
-        "Service Unavailable"
-    };
-    let head_only = line.starts_with("HEAD ");
+    let body = if line.starts_with("HEAD ") { "" } else { &body };
     let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len(),
-        if head_only { "" } else { &body }
     );
     let _ = conn.stream.write_all(response.as_bytes()).await;
     let _ = conn.stream.shutdown().await;
+}
+
+fn respond(line: &str, head: &str, answer: Answer) -> Response {
+    if line.contains(" /livez") {
+        return (200, TEXT, "ok\n".into());
+    }
+    if line.contains(" /metrics") {
+        let allowed = match &answer.auth {
+            None => true,
+            Some(secret) => bearer_token(head)
+                .is_some_and(|token| same_secret(secret.as_bytes(), token.as_bytes())),
+        };
+        return match allowed {
+            true => (200, metrics::CONTENT_TYPE, answer.metrics.encode()),
+            false => (
+                401,
+                TEXT,
+                "the cluster's secret is needed: Authorization: Bearer <secret>\n".into(),
+            ),
+        };
+    }
+    match answer.readiness {
+        Ok(()) => (200, TEXT, "ok\n".into()),
+        Err(why) => (503, TEXT, format!("not ready: {why}\n")),
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header in `head`.
+fn bearer_token(head: &str) -> Option<&str> {
+    head.lines().skip(1).find_map(|header| {
+        let (name, value) = header.split_once(':')?;
+        if !name.trim().eq_ignore_ascii_case("authorization") {
+            return None;
+        }
+        let (scheme, token) = value.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    })
 }
 
 #[cfg(test)]

@@ -86,6 +86,8 @@ pub struct Server<M> {
     pub tasks: Tasks,
     /// Starting, serving or stopping: what `/readyz` and `HEALTH` report.
     pub lifecycle: Arc<health::Lifecycle>,
+    /// What `/metrics` serves.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl<M: Commands> Server<M> {

@@ -65,13 +65,13 @@ async fn a_torn_or_zeroed_tail_is_cut_off_and_the_log_goes_on() {
     for (tail, bytes) in torn_tails() {
         let dir = TempDir::new();
         {
-            let mut log = LogStore::open(&dir.0, true).unwrap();
+            let mut log = LogStore::open(&dir.0, true, WalMetrics::default()).unwrap();
             log.blocking_append((0..=20).map(|i| entry(1, i, 10)))
                 .await
                 .unwrap();
         }
         leave_at_the_end(&dir.0, &bytes);
-        let mut log = LogStore::open(&dir.0, true).unwrap();
+        let mut log = LogStore::open(&dir.0, true, WalMetrics::default()).unwrap();
         assert_eq!(
             indexes(&mut log, 0..).await,
             (0..=20).collect::<Vec<_>>(),
@@ -81,7 +81,7 @@ async fn a_torn_or_zeroed_tail_is_cut_off_and_the_log_goes_on() {
             .await
             .unwrap();
         drop(log);
-        let mut log = LogStore::open(&dir.0, true).unwrap();
+        let mut log = LogStore::open(&dir.0, true, WalMetrics::default()).unwrap();
         assert_eq!(
             indexes(&mut log, 0..).await,
             (0..=30).collect::<Vec<_>>(),
@@ -92,7 +92,7 @@ async fn a_torn_or_zeroed_tail_is_cut_off_and_the_log_goes_on() {
 
 /// Writes entries 0 to 199 in segments of 2 KiB.
 async fn a_log_of_many_segments(dir: &Path) -> Vec<u64> {
-    let mut log = LogStore::open_with(dir, true, 2048).unwrap();
+    let mut log = LogStore::open_with(dir, true, 2048, WalMetrics::default()).unwrap();
     for i in 0..20 {
         log.blocking_append((i * 10..i * 10 + 10).map(|i| entry(1, i, 10)))
             .await
@@ -120,7 +120,7 @@ async fn damage_before_the_tail_refuses_to_open_and_says_where() {
         let path = segment::path(&dir.0, seq);
         let offset = MAGIC.len() + 40;
         flip_byte(&path, offset);
-        let Err(error) = LogStore::open_with(&dir.0, true, 2048) else {
+        let Err(error) = LogStore::open_with(&dir.0, true, 2048, WalMetrics::default()) else {
             panic!("segment {seq} is damaged, yet the log opened");
         };
         assert!(
@@ -143,7 +143,9 @@ async fn a_lost_segment_refuses_to_open() {
         let dir = TempDir::new();
         let seqs = a_log_of_many_segments(&dir.0).await;
         std::fs::remove_file(segment::path(&dir.0, seqs[which])).unwrap();
-        let error = LogStore::open_with(&dir.0, true, 2048).err().unwrap();
+        let error = LogStore::open_with(&dir.0, true, 2048, WalMetrics::default())
+            .err()
+            .unwrap();
         match which {
             1 => assert!(matches!(error, LogError::LostSegment { .. }), "{error}"),
             _ => assert!(
@@ -206,8 +208,8 @@ async fn check_after_crash(dir: &Path, case: &str) {
         .lines()
         .map(|l| l.parse().unwrap())
         .collect();
-    let mut log =
-        LogStore::open_with(&dir.join("log"), true, 2048).unwrap_or_else(|e| panic!("{case}: {e}"));
+    let mut log = LogStore::open_with(&dir.join("log"), true, 2048, WalMetrics::default())
+        .unwrap_or_else(|e| panic!("{case}: {e}"));
     let state = log.get_log_state().await.unwrap();
     let first = state.last_purged_log_id.map_or(0, |p| p.index + 1);
     let next = state.last_log_id.map_or(0, |l| l.index + 1);
@@ -221,7 +223,7 @@ async fn check_after_crash(dir: &Path, case: &str) {
     }
     log.blocking_append([entry(2, next, 10)]).await.unwrap();
     drop(log);
-    let mut log = LogStore::open_with(&dir.join("log"), true, 2048).unwrap();
+    let mut log = LogStore::open_with(&dir.join("log"), true, 2048, WalMetrics::default()).unwrap();
     assert_eq!(indexes(&mut log, next..).await, [next], "{case}");
 }
 
@@ -233,7 +235,7 @@ async fn crash_child() {
         return;
     };
     let mut acked = std::fs::File::create(dir.join("acked")).unwrap();
-    let mut log = LogStore::open_with(&dir.join("log"), true, 2048).unwrap();
+    let mut log = LogStore::open_with(&dir.join("log"), true, 2048, WalMetrics::default()).unwrap();
     for i in 0..400u64 {
         log.blocking_append([entry(1, i, 50)]).await.unwrap();
         writeln!(acked, "{i}").unwrap();
@@ -284,7 +286,8 @@ async fn recovery_matches_a_model_after_random_changes_and_crashes() {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
         let dir = TempDir::new();
         let segment_bytes = 512 + rng.next_u64() % 4096;
-        let open = || LogStore::open_with(&dir.0, true, segment_bytes).unwrap();
+        let open =
+            || LogStore::open_with(&dir.0, true, segment_bytes, WalMetrics::default()).unwrap();
         let mut log = open();
         let mut model = Model::default();
         let mut term = 1;

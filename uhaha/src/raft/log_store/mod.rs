@@ -42,6 +42,7 @@ mod tests;
 mod writer;
 
 use super::{Entry, LogId, TypeConfig, Vote};
+use crate::metrics::WalMetrics;
 use index::{Index, Loc};
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use recent::RecentEntries;
@@ -147,14 +148,19 @@ pub struct LogStore {
 }
 
 impl LogStore {
-    /// Opens (or creates) the log in directory `dir`. Without `sync`,
-    /// appends are not fsynced and the writer makes them durable once a
-    /// second.
-    pub fn open(dir: &Path, sync: bool) -> Result<LogStore, LogError> {
-        Self::open_with(dir, sync, SEGMENT_BYTES)
+    /// Opens (or creates) the log in directory `dir`, counting its writes in
+    /// `metrics`. Without `sync`, appends are not fsynced and the writer
+    /// makes them durable once a second.
+    pub fn open(dir: &Path, sync: bool, metrics: WalMetrics) -> Result<LogStore, LogError> {
+        Self::open_with(dir, sync, SEGMENT_BYTES, metrics)
     }
 
-    fn open_with(dir: &Path, sync: bool, segment_bytes: u64) -> Result<LogStore, LogError> {
+    fn open_with(
+        dir: &Path,
+        sync: bool,
+        segment_bytes: u64,
+        metrics: WalMetrics,
+    ) -> Result<LogStore, LogError> {
         if !dir.exists() {
             std::fs::create_dir_all(dir).map_err(|source| LogError::io("create", dir, source))?;
             if let Some(parent) = dir.parent() {
@@ -170,6 +176,7 @@ impl LogStore {
             dir: dir.into(),
             sync,
             segment_bytes,
+            metrics,
         };
         Ok(LogStore {
             writer: LogWriter::start(reader.clone(), active, settings)?,

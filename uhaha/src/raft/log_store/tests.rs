@@ -75,7 +75,7 @@ struct Builder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for Builder {
     async fn build(&self) -> Result<(TempDir, LogStore, StateMachine), StorageError<TypeConfig>> {
         let dir = TempDir::new();
-        let log = LogStore::open(&dir.0.join("log"), true).unwrap();
+        let log = LogStore::open(&dir.0.join("log"), true, WalMetrics::default()).unwrap();
         let table = Arc::new(CommandTable::new(Empty::COMMANDS));
         let snapshots = Arc::new(SnapshotDir::open(&dir.0.join("snapshots"), 2).unwrap());
         let machine = StateMachineStore::<Empty>::open(table, snapshots).unwrap();
@@ -94,14 +94,14 @@ async fn vote_purge_and_committed_survive_a_reopen() {
     let vote = Vote::new(3, 1);
     let committed = Some(log_id(1, 1, 7));
     {
-        let mut log = LogStore::open(&dir.0, false).unwrap();
+        let mut log = LogStore::open(&dir.0, false, WalMetrics::default()).unwrap();
         log.save_vote(&vote).await.unwrap();
         log.blocking_append((0..=8).map(normal)).await.unwrap();
         log.purge(log_id(1, 1, 4)).await.unwrap();
         // Lazy: written when the store closes at the latest.
         log.save_committed(committed).await.unwrap();
     }
-    let mut log = LogStore::open(&dir.0, false).unwrap();
+    let mut log = LogStore::open(&dir.0, false, WalMetrics::default()).unwrap();
     assert_eq!(log.read_vote().await.unwrap(), Some(vote));
     assert_eq!(log.read_committed().await.unwrap(), committed);
     let state = log.get_log_state().await.unwrap();
@@ -113,13 +113,13 @@ async fn vote_purge_and_committed_survive_a_reopen() {
 async fn a_committed_id_waits_for_its_entry_to_be_written() {
     let dir = TempDir::new();
     {
-        let mut log = LogStore::open(&dir.0, true).unwrap();
+        let mut log = LogStore::open(&dir.0, true, WalMetrics::default()).unwrap();
         log.blocking_append((0..=3).map(normal)).await.unwrap();
         // Committed on the leader's word, ahead of this node's log.
         log.save_committed(Some(log_id(1, 1, 5))).await.unwrap();
         assert_eq!(log.read_committed().await.unwrap(), Some(log_id(1, 1, 5)));
     }
-    let mut log = LogStore::open(&dir.0, true).unwrap();
+    let mut log = LogStore::open(&dir.0, true, WalMetrics::default()).unwrap();
     let committed = log.read_committed().await.unwrap();
     assert!(committed <= Some(log_id(1, 1, 3)), "{committed:?}");
 }
@@ -149,7 +149,7 @@ where
 #[tokio::test]
 async fn reads_span_the_files_and_entries_waiting_for_the_writer() {
     let dir = TempDir::new();
-    let mut log = LogStore::open(&dir.0, true).unwrap();
+    let mut log = LogStore::open(&dir.0, true, WalMetrics::default()).unwrap();
     log.blocking_append((0..=10).map(normal)).await.unwrap();
     // Appended but not yet written: more than memory keeps once written.
     log.reader
@@ -181,7 +181,7 @@ pub(super) fn segments(dir: &Path) -> Vec<u64> {
 #[tokio::test]
 async fn segments_rotate_and_go_once_purged() {
     let dir = TempDir::new();
-    let mut log = LogStore::open_with(&dir.0, true, 4096).unwrap();
+    let mut log = LogStore::open_with(&dir.0, true, 4096, WalMetrics::default()).unwrap();
     for i in 0..50 {
         log.blocking_append((i * 10..i * 10 + 10).map(normal))
             .await
@@ -191,7 +191,7 @@ async fn segments_rotate_and_go_once_purged() {
     assert!(before.len() >= 5, "{before:?}");
     // Read back from the files alone, after a reopen.
     drop(log);
-    let mut log = LogStore::open_with(&dir.0, true, 4096).unwrap();
+    let mut log = LogStore::open_with(&dir.0, true, 4096, WalMetrics::default()).unwrap();
     assert_eq!(
         indexes(&mut log, 0..500).await,
         (0..500).collect::<Vec<_>>()
@@ -204,7 +204,7 @@ async fn segments_rotate_and_go_once_purged() {
         (401..500).collect::<Vec<_>>()
     );
     drop(log);
-    let mut log = LogStore::open_with(&dir.0, true, 4096).unwrap();
+    let mut log = LogStore::open_with(&dir.0, true, 4096, WalMetrics::default()).unwrap();
     let state = log.get_log_state().await.unwrap();
     assert_eq!(state.last_purged_log_id, Some(log_id(1, 1, 400)));
     assert_eq!(state.last_log_id, Some(log_id(1, 1, 499)));

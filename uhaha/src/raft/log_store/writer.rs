@@ -18,6 +18,7 @@ use super::recent::RecentEntries;
 use super::record::{self, Record};
 use super::segment::{self, Active};
 use super::{Entry, LogError, LogId, LogReader, TypeConfig, Vote};
+use crate::metrics::WalMetrics;
 use openraft::storage::IOFlushed;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -119,6 +120,7 @@ pub(super) struct Settings {
     pub(super) dir: PathBuf,
     pub(super) sync: bool,
     pub(super) segment_bytes: u64,
+    pub(super) metrics: WalMetrics,
 }
 
 impl LogWriter {
@@ -365,11 +367,17 @@ impl WriterThread {
             .write_all_at(&self.buf, self.active.len)
             .map_err(|e| io_error("write", e))?;
         crash_point("append.written");
+        let metrics = &self.settings.metrics;
+        metrics.bytes.inc_by(self.buf.len() as u64);
+        let entries = records.iter().filter(|r| matches!(r, Record::Entry(_)));
+        metrics.entries.inc_by(entries.count() as u64);
         if fsync {
+            let started = Instant::now();
             self.active
                 .file
                 .sync_data()
                 .map_err(|e| io_error("fsync", e))?;
+            metrics.fsync.observe(started.elapsed().as_secs_f64());
             crash_point("append.synced");
         }
         self.unsynced = !fsync && (self.unsynced || !self.buf.is_empty());
