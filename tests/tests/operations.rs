@@ -97,6 +97,8 @@ fn metrics_show_the_cluster_its_commands_and_its_log() {
     for _ in 0..5 {
         cluster.ticket_via(leader);
     }
+    cluster.via(leader, &["LAST"]);
+    cluster.via(leader, &["RAFT", "SNAPSHOT", "NOW"]);
     let (status, text) = http_get(&cluster.addrs[leader], "/metrics", None);
     assert_eq!(status, 200, "{text}");
     assert_eq!(sample(&text, "uhaha_server_is_leader"), Some(1.0), "{text}");
@@ -108,6 +110,16 @@ fn metrics_show_the_cluster_its_commands_and_its_log() {
     assert!(sample(&text, "uhaha_disk_wal_fsync_duration_seconds_count") > Some(0.0));
     assert!(sample(&text, "uhaha_disk_wal_entries_total") > Some(0.0));
     assert!(sample(&text, "uhaha_raft_applied_index") > Some(0.0));
+    assert!(sample(&text, "uhaha_server_proposals_committed_total") >= Some(5.0));
+    assert!(sample(&text, "uhaha_server_commands_per_entry_count") >= Some(1.0));
+    assert!(sample(&text, "uhaha_server_read_barriers_total") >= Some(1.0));
+    assert_eq!(
+        sample(&text, "uhaha_snapshots_saved_total"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(sample(&text, "uhaha_snapshot_bytes") > Some(0.0));
+    assert!(sample(&text, "uhaha_network_peer_connections_total") >= Some(2.0));
     assert!(sample(&text, "process_resident_memory_bytes") > Some(0.0));
     for member in ["2", "3"]
         .iter()
@@ -154,9 +166,17 @@ fn metrics_ask_for_the_secret_as_a_bearer_token() {
     let addr = node.addr.to_string();
     assert_eq!(http_get(&addr, "/metrics", None).0, 401);
     assert_eq!(http_get(&addr, "/metrics", Some("Bearer wrong")).0, 401);
+    // A wrong password counts as a refused client.
+    let mut client = node.client();
+    assert!(redis::cmd("AUTH")
+        .arg("wrong")
+        .query::<()>(&mut client)
+        .is_err());
     let (status, text) = http_get(&addr, "/metrics", Some("Bearer s3cret"));
     assert_eq!(status, 200);
     assert_eq!(sample(&text, "uhaha_server_is_leader"), Some(1.0));
+    let refused = "uhaha_server_rejected_connections_total{reason=\"auth\"}";
+    assert_eq!(sample(&text, refused), Some(1.0), "{text}");
 }
 
 /// A Prometheus server, killed when dropped.

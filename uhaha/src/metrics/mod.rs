@@ -20,6 +20,7 @@ use crate::raft::Raft;
 use crate::server::clients::Clients;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::collections::HashMap;
@@ -34,8 +35,7 @@ fn duration_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.0001, 2.0, 18)
 }
 
-/// What the log writer counts. Made before the log opens, registered with
-/// the rest once the node has them all.
+/// What the log writer counts.
 #[derive(Debug, Clone)]
 pub struct WalMetrics {
     /// How long each `fdatasync` of the log took.
@@ -46,12 +46,77 @@ pub struct WalMetrics {
     pub entries: Counter,
 }
 
+/// Unregistered: for a log opened on its own (tests).
 impl Default for WalMetrics {
     fn default() -> Self {
         WalMetrics {
             fsync: Histogram::new(duration_buckets()),
             bytes: Counter::default(),
             entries: Counter::default(),
+        }
+    }
+}
+
+/// What the proposer counts: writes committed or failed, and how many
+/// commands each entry carries.
+#[derive(Debug, Clone)]
+pub struct ProposalMetrics {
+    pub committed: Counter,
+    pub failed: Counter,
+    pub commands_per_entry: Histogram,
+}
+
+/// What the read barrier counts: its rounds (each confirms leadership for
+/// every read waiting) and how long each took.
+#[derive(Debug, Clone)]
+pub struct ReadMetrics {
+    pub rounds: Counter,
+    pub duration: Histogram,
+}
+
+/// What the state machine counts of snapshots.
+#[derive(Debug, Clone)]
+pub struct SnapshotMetrics {
+    pub saved: Counter,
+    pub installed: Counter,
+    /// How long saving one took, the machine's save and the file.
+    pub save_duration: Histogram,
+    /// The newest snapshot file's size.
+    pub bytes: Gauge,
+}
+
+/// What the peer network counts.
+#[derive(Debug, Clone)]
+pub struct NetworkMetrics {
+    /// Connections opened to peers: past one per peer, reconnections.
+    pub connections: Counter,
+    /// Requests to peers that failed (unreachable, broken, timed out).
+    pub failures: Counter,
+}
+
+/// Why a connection was refused, for [`Metrics::rejected`].
+#[derive(Debug, Clone, Copy)]
+pub enum Rejected {
+    /// TLS was required and missing, or failed.
+    Tls,
+    /// A peer without the cluster's secret or certificate.
+    Peer,
+    /// A client's wrong password.
+    Auth,
+    /// A request over the protocol's limits, or malformed.
+    Protocol,
+    /// The program's connect hook said no.
+    Hook,
+}
+
+impl Rejected {
+    fn label(self) -> &'static str {
+        match self {
+            Rejected::Tls => "tls",
+            Rejected::Peer => "peer",
+            Rejected::Auth => "auth",
+            Rejected::Protocol => "protocol",
+            Rejected::Hook => "hook",
         }
     }
 }
@@ -86,37 +151,115 @@ pub struct Metrics {
     /// Each command's handles by name, made once so that counting a reply
     /// costs a map lookup and a few atomic adds.
     commands: HashMap<&'static str, Arc<CommandMetrics>>,
+    rejected: Family<[(&'static str, &'static str); 1], Counter>,
     /// Leader changes this node has seen (see [`node::watch_leader`]).
     pub leader_changes: Counter,
+    pub wal: WalMetrics,
+    pub proposals: ProposalMetrics,
+    pub reads: ReadMetrics,
+    pub snapshots: SnapshotMetrics,
+    pub network: NetworkMetrics,
+}
+
+/// A counter registered under `name`.
+fn counter(registry: &mut Registry, name: &str, help: &str) -> Counter {
+    let counter = Counter::default();
+    registry.register(name, help, counter.clone());
+    counter
+}
+
+/// A histogram of durations registered under `name`.
+fn durations(registry: &mut Registry, name: &str, help: &str) -> Histogram {
+    let histogram = Histogram::new(duration_buckets());
+    registry.register(name, help, histogram.clone());
+    histogram
 }
 
 impl Metrics {
-    /// The metrics of a node with commands `table`, log metrics `wal`,
-    /// Raft `raft` and clients `clients`.
-    pub fn new(table: &CommandTable, wal: &WalMetrics, raft: Raft, clients: Arc<Clients>) -> Self {
-        let mut root = Registry::default();
-        root.register_collector(Box::new(node::ProcessCollector));
-        let registry = root.sub_registry_with_prefix("uhaha");
-        let leader_changes = Counter::default();
-        registry.register(
+    /// The metrics of a node with commands `table`. What Raft and the
+    /// clients know is added by [`Metrics::collect_node`] once they exist.
+    pub fn new(table: &CommandTable) -> Self {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(node::ProcessCollector));
+        let r = registry.sub_registry_with_prefix("uhaha");
+        let leader_changes = counter(
+            r,
             "server_leader_changes_seen",
             "Leader changes this node has seen",
-            leader_changes.clone(),
         );
-        registry.register(
-            "disk_wal_fsync_duration_seconds",
-            "How long each fdatasync of the Raft log took",
-            wal.fsync.clone(),
+        let wal = WalMetrics {
+            fsync: durations(
+                r,
+                "disk_wal_fsync_duration_seconds",
+                "How long each fdatasync of the Raft log took",
+            ),
+            bytes: counter(r, "disk_wal_write_bytes", "Bytes appended to the Raft log"),
+            entries: counter(r, "disk_wal_entries", "Entries appended to the Raft log"),
+        };
+        let commands_per_entry = Histogram::new(exponential_buckets(1.0, 2.0, 14));
+        r.register(
+            "server_commands_per_entry",
+            "Writes carried by each log entry this node proposed",
+            commands_per_entry.clone(),
         );
-        registry.register(
-            "disk_wal_write_bytes",
-            "Bytes appended to the Raft log",
-            wal.bytes.clone(),
+        let proposals = ProposalMetrics {
+            committed: counter(
+                r,
+                "server_proposals_committed",
+                "Writes this node proposed that were committed and applied",
+            ),
+            failed: counter(
+                r,
+                "server_proposals_failed",
+                "Writes this node proposed that failed (redirected, refused, or stopped midway)",
+            ),
+            commands_per_entry,
+        };
+        let reads = ReadMetrics {
+            rounds: counter(
+                r,
+                "server_read_barriers",
+                "Leadership confirmations for linearizable reads (one serves every read waiting)",
+            ),
+            duration: durations(
+                r,
+                "server_read_barrier_duration_seconds",
+                "How long each leadership confirmation took",
+            ),
+        };
+        let bytes = Gauge::default();
+        r.register(
+            "snapshot_bytes",
+            "The size of the newest snapshot file",
+            bytes.clone(),
         );
-        registry.register(
-            "disk_wal_entries",
-            "Entries appended to the Raft log",
-            wal.entries.clone(),
+        let snapshots = SnapshotMetrics {
+            saved: counter(r, "snapshots_saved", "Snapshots this node saved"),
+            installed: counter(
+                r,
+                "snapshots_installed",
+                "Snapshots this node installed from the leader",
+            ),
+            save_duration: durations(
+                r,
+                "snapshot_save_duration_seconds",
+                "How long saving a snapshot took",
+            ),
+            bytes,
+        };
+        let network = NetworkMetrics {
+            connections: counter(
+                r,
+                "network_peer_connections",
+                "Connections opened to peers (past one per peer: reconnections)",
+            ),
+            failures: counter(r, "network_peer_failures", "Requests to peers that failed"),
+        };
+        let rejected = Family::<[(&'static str, &'static str); 1], Counter>::default();
+        r.register(
+            "server_rejected_connections",
+            "Connections refused, by reason: tls, peer, auth, protocol, hook",
+            rejected.clone(),
         );
         let replies = Family::<[(&'static str, &'static str); 2], Counter>::default();
         let durations =
@@ -144,22 +287,42 @@ impl Metrics {
                 (name, Arc::new(handles))
             })
             .collect();
-        registry.register(
+        r.register(
             "server_commands",
             "Commands answered, by name and outcome (an error reply or not)",
             replies,
         );
-        registry.register(
+        r.register(
             "server_command_duration_seconds",
             "Time from a command's arrival to its reply, writes through Raft included",
             durations,
         );
-        registry.register_collector(Box::new(node::NodeCollector { raft, clients }));
         Metrics {
-            registry: root,
+            registry,
             commands,
+            rejected,
             leader_changes,
+            wal,
+            proposals,
+            reads,
+            snapshots,
+            network,
         }
+    }
+
+    /// Adds what Raft and the clients know, read at each scrape.
+    pub fn collect_node(&mut self, raft: Raft, clients: Arc<Clients>) {
+        let collector = node::NodeCollector { raft, clients };
+        self.registry
+            .sub_registry_with_prefix("uhaha")
+            .register_collector(Box::new(collector));
+    }
+
+    /// Counts a refused connection.
+    pub fn rejected(&self, why: Rejected) {
+        self.rejected
+            .get_or_create(&[("reason", why.label())])
+            .inc();
     }
 
     /// The handles of command `name` (as the command table spells it).

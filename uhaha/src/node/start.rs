@@ -7,7 +7,7 @@ use super::address;
 use super::config::Config;
 use crate::command::{CommandTable, Commands};
 use crate::error::StartError;
-use crate::metrics::{Metrics, WalMetrics};
+use crate::metrics::Metrics;
 use crate::raft::snapshot_file::SnapshotDir;
 use crate::raft::{
     self, Cluster, LogStore, Network, Proposer, Raft, ReadBarrier, StateMachineStore,
@@ -51,15 +51,16 @@ pub(crate) async fn start<M: Commands>(
     if old_log.exists() {
         return Err(StartError::OldLog(old_log));
     }
-    let wal_metrics = WalMetrics::default();
-    let log = LogStore::open(&dir.join("log"), !config.nosync, wal_metrics.clone())?;
     let table = Arc::new(CommandTable::new(M::COMMANDS));
+    let mut metrics = Metrics::new(&table);
+    let log = LogStore::open(&dir.join("log"), !config.nosync, metrics.wal.clone())?;
     let snapshots = Arc::new(
         SnapshotDir::open(&dir.join("snapshots"), config.snapshot_keep)
             .map_err(StartError::Storage)?,
     );
-    let machine = StateMachineStore::<M>::open(table.clone(), snapshots.clone())
-        .map_err(StartError::Storage)?;
+    let machine =
+        StateMachineStore::<M>::open(table.clone(), snapshots.clone(), metrics.snapshots.clone())
+            .map_err(StartError::Storage)?;
     if let Some(bytes) = &restore {
         machine.restore(bytes).await.map_err(StartError::Storage)?;
         tracing::info!("recovery successful");
@@ -80,7 +81,7 @@ pub(crate) async fn start<M: Commands>(
     let my_addr = address::advertised(config.advertise.as_deref(), bound);
 
     let secret = config.auth.as_deref().unwrap_or("");
-    let network = Network::new(config.id, secret, tls.clone());
+    let network = Network::new(config.id, secret, tls.clone(), metrics.network.clone());
     let raft = Raft::new(
         config.id,
         raft::raft_config(M::NAME),
@@ -94,12 +95,9 @@ pub(crate) async fn start<M: Commands>(
     let tasks = Tasks::default();
     let lifecycle = Arc::new(Lifecycle::default());
     let clients = Arc::new(Clients::new(bound));
-    let metrics = Arc::new(Metrics::new(
-        &table,
-        &wal_metrics,
-        raft.clone(),
-        clients.clone(),
-    ));
+    let (proposals, reads) = (metrics.proposals.clone(), metrics.reads.clone());
+    metrics.collect_node(raft.clone(), clients.clone());
+    let metrics = Arc::new(metrics);
     let mut extensions = extensions;
     let endpoints = Endpoints {
         lifecycle: lifecycle.clone(),
@@ -109,8 +107,8 @@ pub(crate) async fn start<M: Commands>(
     };
     extensions.services.insert(0, Arc::new(endpoints));
     let shared = Arc::new(Server {
-        proposer: Proposer::start(raft.clone(), redirect, &tasks),
-        reads: ReadBarrier::start(raft.clone(), redirect, &tasks),
+        proposer: Proposer::start(raft.clone(), redirect, proposals, &tasks),
+        reads: ReadBarrier::start(raft.clone(), redirect, reads, &tasks),
         cluster: Cluster::new(raft.clone(), network, redirect, snapshot_failures, &tasks),
         raft: raft.clone(),
         settings: Settings {

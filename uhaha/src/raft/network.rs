@@ -4,6 +4,7 @@
 
 use super::peer::{read_frame, send_handshake, write_frame, PeerRequest, PeerResponse};
 use super::{Node, NodeId, Snapshot, SnapshotData, TypeConfig, Vote};
+use crate::metrics::NetworkMetrics;
 use crate::tls::{dial, Stream, Tls};
 use openraft::error::{
     NetworkError, RPCError, RaftError, ReplicationClosed, StreamingError, Timeout, Unreachable,
@@ -23,16 +24,18 @@ pub struct Network {
     id: NodeId,
     secret: Arc<str>,
     tls: Option<Tls>,
+    metrics: NetworkMetrics,
 }
 
 impl Network {
     /// The network of node `id`, proving `secret` to its peers, under TLS
-    /// when `tls` is given.
-    pub fn new(id: NodeId, secret: &str, tls: Option<Tls>) -> Network {
+    /// when `tls` is given, counting connections and failures in `metrics`.
+    pub fn new(id: NodeId, secret: &str, tls: Option<Tls>, metrics: NetworkMetrics) -> Network {
         Network {
             id,
             secret: secret.into(),
             tls,
+            metrics,
         }
     }
 
@@ -119,6 +122,7 @@ impl PeerClient {
         let exchange = async {
             if self.stream.is_none() {
                 self.stream = Some(self.connect().await.map_err(Failure::Unreachable)?);
+                self.network.metrics.connections.inc();
             }
             let stream = self.stream.as_mut().expect("connected above");
             write_frame(stream, &request)
@@ -134,6 +138,7 @@ impl PeerClient {
         };
         if result.is_err() {
             self.stream = None;
+            self.network.metrics.failures.inc();
         }
         result
     }

@@ -10,6 +10,7 @@
 
 use super::{Command, Raft, Redirect, TypeConfig};
 use crate::command::Reply;
+use crate::metrics::ProposalMetrics;
 use crate::tasks::Tasks;
 use bytes::Bytes;
 use openraft::raft::responder::Responder;
@@ -92,10 +93,16 @@ pub struct Proposer {
 }
 
 impl Proposer {
-    /// Starts the proposer task for `raft`, one of the node's `tasks`.
-    pub fn start(raft: Raft, redirect: Redirect, tasks: &Tasks) -> Proposer {
+    /// Starts the proposer task for `raft`, one of the node's `tasks`,
+    /// counting in `metrics`.
+    pub fn start(
+        raft: Raft,
+        redirect: Redirect,
+        metrics: ProposalMetrics,
+        tasks: &Tasks,
+    ) -> Proposer {
         let (tx, rx) = mpsc::channel(MAX_BATCH_COMMANDS * 4);
-        tasks.spawn(run(raft, redirect, rx));
+        tasks.spawn(run(raft, redirect, metrics, rx));
         Proposer { tx }
     }
 
@@ -140,7 +147,12 @@ const MAX_IN_FLIGHT: usize = 4;
 /// way at once, so under load each entry carries every write that arrived
 /// while the previous ones committed (group commit), and when idle a write
 /// goes out at once.
-async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::Receiver<Proposal>) {
+async fn run(
+    raft: Raft,
+    redirect: Redirect,
+    metrics: ProposalMetrics,
+    mut rx: mpsc::Receiver<Proposal>,
+) {
     let mut stamps = Stamps::new();
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
@@ -150,14 +162,21 @@ async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::Receiver<Proposal>) {
             return;
         };
         let (commands, waiting) = drain(first, &mut rx);
+        let count = commands.len() as u64;
+        metrics.commands_per_entry.observe(count as f64);
         let batch = stamps.batch(commands);
         // Shared with the responder, so that a write the core never took
         // is told so here (it did not run), while one the core took and
         // dropped is told that its outcome is unknown (see `Waiting`).
         let waiting = Arc::new(Mutex::new(Some(waiting)));
         let taken = waiting.clone();
+        let counted = metrics.clone();
         let deliver = Deliver::new(move |result: ClientWriteResult<TypeConfig>| {
             drop(slot);
+            match &result {
+                Ok(_) => counted.committed.inc_by(count),
+                Err(_) => counted.failed.inc_by(count),
+            };
             if let Some(waiting) = take(&taken) {
                 waiting.deliver(
                     result
@@ -167,6 +186,7 @@ async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::Receiver<Proposal>) {
             }
         });
         if let Err(fatal) = raft.client_write_ff(batch, Some(deliver)).await {
+            metrics.failed.inc_by(count);
             if let Some(waiting) = take(&waiting) {
                 waiting.deliver(Err(super::errors::fatal_reply(&fatal)));
             }

@@ -8,6 +8,7 @@
 
 use super::{Raft, Redirect};
 use crate::command::Reply;
+use crate::metrics::ReadMetrics;
 use crate::tasks::Tasks;
 use tokio::sync::{mpsc, oneshot};
 
@@ -20,10 +21,16 @@ pub struct ReadBarrier {
 }
 
 impl ReadBarrier {
-    /// Starts the barrier task for `raft`, one of the node's `tasks`.
-    pub fn start(raft: Raft, redirect: Redirect, tasks: &Tasks) -> ReadBarrier {
+    /// Starts the barrier task for `raft`, one of the node's `tasks`,
+    /// counting its rounds in `metrics`.
+    pub fn start(
+        raft: Raft,
+        redirect: Redirect,
+        metrics: ReadMetrics,
+        tasks: &Tasks,
+    ) -> ReadBarrier {
         let (tx, rx) = mpsc::unbounded_channel();
-        tasks.spawn(run(raft, redirect, rx));
+        tasks.spawn(run(raft, redirect, metrics, rx));
         ReadBarrier { tx }
     }
 
@@ -37,18 +44,26 @@ impl ReadBarrier {
     }
 }
 
-async fn run(raft: Raft, redirect: Redirect, mut rx: mpsc::UnboundedReceiver<Waiter>) {
+async fn run(
+    raft: Raft,
+    redirect: Redirect,
+    metrics: ReadMetrics,
+    mut rx: mpsc::UnboundedReceiver<Waiter>,
+) {
     let mut waiting = Vec::new();
     while let Some(first) = rx.recv().await {
         waiting.push(first);
         while let Ok(next) = rx.try_recv() {
             waiting.push(next);
         }
+        let started = std::time::Instant::now();
         let result = raft
             .ensure_linearizable(openraft::raft::ReadPolicy::ReadIndex)
             .await
             .map(|_| ())
             .map_err(|e| redirect.read_error(&e));
+        metrics.rounds.inc();
+        metrics.duration.observe(started.elapsed().as_secs_f64());
         for tx in waiting.drain(..) {
             let _ = tx.send(result.clone());
         }

@@ -6,6 +6,7 @@ use super::{
 };
 use crate::command::{Args, Builtin, CommandTable, Commands, Reply, Route};
 use crate::machine::{command_reply, contain, contain_snapshot, Clock, Ctx};
+use crate::metrics::SnapshotMetrics;
 use crate::raft::snapshot_file::{self, Header, SnapshotDir};
 use crate::raft::snapshot_policy::Progress;
 use futures_util::future::BoxFuture;
@@ -117,6 +118,7 @@ pub struct StateMachineStore<M> {
     /// The error of the newest snapshot build that failed, for whoever
     /// asked for the snapshot; see [`StateMachineStore::build_failures`].
     build_failures: Arc<watch::Sender<Option<String>>>,
+    metrics: SnapshotMetrics,
 }
 
 impl<M> Clone for StateMachineStore<M> {
@@ -127,13 +129,19 @@ impl<M> Clone for StateMachineStore<M> {
             snapshots: self.snapshots.clone(),
             progress: self.progress.clone(),
             build_failures: self.build_failures.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
 
 impl<M: Commands> StateMachineStore<M> {
-    /// A store over the newest snapshot in `snapshots`, or a fresh state.
-    pub fn open(table: Arc<CommandTable>, snapshots: Arc<SnapshotDir>) -> Result<Self, String> {
+    /// A store over the newest snapshot in `snapshots`, or a fresh state,
+    /// counting snapshots in `metrics`.
+    pub fn open(
+        table: Arc<CommandTable>,
+        snapshots: Arc<SnapshotDir>,
+        metrics: SnapshotMetrics,
+    ) -> Result<Self, String> {
         let progress = Arc::new(Progress::default());
         let applied = match snapshots.newest()? {
             Some(bytes) => {
@@ -150,6 +158,7 @@ impl<M: Commands> StateMachineStore<M> {
             snapshots,
             progress,
             build_failures: Arc::new(watch::Sender::new(None)),
+            metrics,
         })
     }
 
@@ -248,6 +257,7 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
     /// snapshots of the parity issue move out of the lock).
     fn build(&self) -> Result<Snapshot, String> {
         self.progress.restart();
+        let started = std::time::Instant::now();
         let (header, payload) = {
             let state = self.state.blocking_read();
             let meta = SnapshotMeta {
@@ -270,6 +280,11 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
         drop(payload);
         self.progress.snapshot_size(size as u64);
         let bytes = self.snapshots.read(id)?;
+        self.metrics.saved.inc();
+        self.metrics
+            .save_duration
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.bytes.set(bytes.len() as i64);
         tracing::info!(
             "snapshot {id} saved ({} bytes, {size} before compression)",
             bytes.len()
@@ -289,10 +304,13 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
             let loaded = Applied::<M>::from_snapshot(&bytes)?;
             let snapshots = self.snapshots.clone();
             let id = loaded.id.clone();
+            let bytes_len = bytes.len();
             tokio::task::spawn_blocking(move || snapshots.write(&id, &bytes))
                 .await
                 .map_err(|e| e.to_string())??;
             tracing::info!("installed snapshot {}", loaded.id);
+            self.metrics.installed.inc();
+            self.metrics.bytes.set(bytes_len as i64);
             self.progress.restart();
             self.progress.snapshot_size(loaded.size);
             *self.state.write().await = loaded.applied;

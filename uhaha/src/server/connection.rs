@@ -5,7 +5,7 @@
 
 use super::Server;
 use crate::command::{Commands, Protocol, Reply};
-use crate::metrics::Tracked;
+use crate::metrics::{Rejected, Tracked};
 use crate::server::dispatch::Flow;
 use crate::server::resp::RequestParser;
 use crate::server::session::Session;
@@ -199,6 +199,7 @@ pub async fn serve_client<M, S>(
                 Ok(None) => break,
                 Err(e) => {
                     tracing::debug!("client {}: {e}", session.id());
+                    shared.metrics.rejected(Rejected::Protocol);
                     queue.ready(Reply::Error(e.to_string()));
                     flow = Flow::Close;
                 }

@@ -7,6 +7,7 @@ use super::Server;
 use crate::command::help::{command_docs, command_info, help_lines};
 use crate::command::{Args, Builtin, Commands, ErrorCode, Kind, Reply, Route};
 use crate::machine::{command_reply, contain, machine_reply, Ctx};
+use crate::metrics::Rejected;
 use crate::raft::Applied;
 use crate::server::connection::ReplyQueue;
 use crate::server::session::{self, noauth, Session};
@@ -164,7 +165,13 @@ impl<M: Commands> Server<M> {
                 queue.ready(Reply::ok());
                 return Flow::Close;
             }
-            Builtin::Auth => session.auth(self.settings.auth.as_deref(), &cmd),
+            Builtin::Auth => {
+                let reply = session.auth(self.settings.auth.as_deref(), &cmd);
+                if matches!(reply, Reply::Error(_)) {
+                    self.metrics.rejected(Rejected::Auth);
+                }
+                reply
+            }
             Builtin::Hello => {
                 let status = self.cluster.status();
                 let leads = status.leader == Some(status.id);

@@ -5,6 +5,7 @@
 
 use super::Server;
 use crate::command::{Commands, Reply};
+use crate::metrics::Rejected;
 use crate::raft::{check_handshake, serve_peer, MAGIC};
 use crate::server::conn::Conn;
 use crate::server::connection::serve_client;
@@ -70,14 +71,22 @@ async fn serve_connection<M: Commands>(
                 let certified = Tls::has_client_certificate(&stream);
                 serve_protocol(shared, Box::new(stream), addr, certified).await
             }
-            Ok(Err(e)) => tracing::warn!("TLS handshake with {addr} failed: {e}"),
-            Err(_) => tracing::warn!("TLS handshake with {addr} timed out"),
+            Ok(Err(e)) => {
+                shared.metrics.rejected(Rejected::Tls);
+                tracing::warn!("TLS handshake with {addr} failed: {e}")
+            }
+            Err(_) => {
+                shared.metrics.rejected(Rejected::Tls);
+                tracing::warn!("TLS handshake with {addr} timed out")
+            }
         },
         (Some(_), false) => {
+            shared.metrics.rejected(Rejected::Tls);
             tracing::warn!("refused a plain-text connection from {addr}: this node requires TLS");
             refuse(&mut stream, b"-ERR this node requires TLS\r\n").await;
         }
         (None, true) => {
+            shared.metrics.rejected(Rejected::Tls);
             tracing::warn!("refused a TLS connection from {addr}: this node has no --tls-cert")
         }
         (None, false) => serve_protocol(shared, Box::new(stream), addr, true).await,
@@ -104,6 +113,7 @@ async fn serve_protocol<M: Commands>(
     }
     if first[0] == MAGIC[0] {
         if !certified {
+            shared.metrics.rejected(Rejected::Peer);
             tracing::warn!("refused a peer connection from {addr}: no TLS client certificate");
             return;
         }
@@ -117,7 +127,10 @@ async fn serve_protocol<M: Commands>(
         };
         match tokio::time::timeout(deadline, handshake).await {
             Ok(Ok(true)) => serve_peer(&shared.raft, &shared.tasks, &mut stream).await,
-            _ => tracing::warn!("refused a peer connection from {addr}: bad handshake or secret"),
+            _ => {
+                shared.metrics.rejected(Rejected::Peer);
+                tracing::warn!("refused a peer connection from {addr}: bad handshake or secret")
+            }
         }
         return;
     }
@@ -127,6 +140,7 @@ async fn serve_protocol<M: Commands>(
             Ok(Ok(Some(service))) => {
                 let mut conn = Conn::new(next_id(shared), addr);
                 if let Err(refused) = shared.extensions.hooks.connected(&mut conn) {
+                    shared.metrics.rejected(Rejected::Hook);
                     tracing::debug!("connection {} from {addr} refused: {refused}", conn.id());
                     return;
                 }
@@ -197,6 +211,7 @@ pub async fn serve_redis<M: Commands, S: AsyncRead + AsyncWrite + Unpin>(
     let client = shared.clients.register(id, addr, shared.clients.local);
     let mut session = Session::new(client, shared.settings.auth.is_none());
     if let Some(Err(refused)) = hooks.map(|h| h.connected(&mut session.conn)) {
+        shared.metrics.rejected(Rejected::Hook);
         tracing::debug!("client {id} from {addr} refused: {refused}");
         let mut out = BytesMut::new();
         Reply::error(refused).encode(session.protocol, &mut out);

@@ -78,7 +78,8 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for Builder {
         let log = LogStore::open(&dir.0.join("log"), true, WalMetrics::default()).unwrap();
         let table = Arc::new(CommandTable::new(Empty::COMMANDS));
         let snapshots = Arc::new(SnapshotDir::open(&dir.0.join("snapshots"), 2).unwrap());
-        let machine = StateMachineStore::<Empty>::open(table, snapshots).unwrap();
+        let metrics = crate::metrics::Metrics::new(&table).snapshots.clone();
+        let machine = StateMachineStore::<Empty>::open(table, snapshots, metrics).unwrap();
         Ok((dir, log, machine.into()))
     }
 }
