@@ -264,3 +264,13 @@ fn a_stock_prometheus_scrapes_an_authenticated_cluster() {
         (tickets >= 3.0).then_some(()).ok_or(format!("{tickets}"))
     });
 }
+
+#[test]
+fn state_changes_are_logged_once_at_info() {
+    let mut cluster = Cluster::start(TICKET, 3, &[]);
+    let node = cluster.nodes[2].as_mut().unwrap();
+    node.has_logged("members: voters {1, 2, 3}, learners {}");
+    node.has_logged("this node is follower in term");
+    assert_eq!(node.count_logged("the leader is node 1 (term"), 1);
+    assert_eq!(node.count_logged("members: voters {1, 2, 3}"), 1);
+}

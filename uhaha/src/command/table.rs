@@ -16,7 +16,8 @@ pub enum Route {
 
 /// Every command of a node.
 pub struct CommandTable {
-    routes: HashMap<Box<[u8]>, Route>,
+    /// Each name's route and the position of its spec in `specs`.
+    routes: HashMap<Box<[u8]>, (Route, usize)>,
     specs: Vec<(Route, &'static CommandSpec)>,
 }
 
@@ -31,13 +32,20 @@ impl CommandTable {
         specs.extend(BUILTINS.iter().map(|(b, s)| (Route::Builtin(*b), s)));
         let routes = specs
             .iter()
-            .map(|(r, s)| (s.name.as_bytes().into(), *r))
+            .enumerate()
+            .map(|(at, (r, s))| (s.name.as_bytes().into(), (*r, at)))
             .collect();
         CommandTable { routes, specs }
     }
 
     /// The command called `name`, in any case.
     pub fn lookup(&self, name: &[u8]) -> Option<Route> {
+        self.find(name).map(|(route, _)| route)
+    }
+
+    /// The command called `name`, in any case, and the position of its spec
+    /// among [`CommandTable::specs`] (see [`CommandTable::spec_at`]).
+    pub fn find(&self, name: &[u8]) -> Option<(Route, usize)> {
         const SHORT: usize = 32;
         if name.len() <= SHORT {
             let mut buf = [0u8; SHORT];
@@ -48,6 +56,11 @@ impl CommandTable {
         } else {
             self.routes.get(&*name.to_ascii_uppercase()).copied()
         }
+    }
+
+    /// The spec at position `at` among [`CommandTable::specs`].
+    pub fn spec_at(&self, at: usize) -> &'static CommandSpec {
+        self.specs[at].1
     }
 
     /// The description of a command.
@@ -87,5 +100,10 @@ mod tests {
         assert_eq!(table.lookup(b"nope"), None);
         assert_eq!(table.lookup(&[b'x'; 100]), None);
         assert_eq!(table.spec(Route::User(0)).name, "TICKET");
+        let (route, at) = table.find(b"Ping").unwrap();
+        assert_eq!(
+            (route, table.spec_at(at).name),
+            (Route::Builtin(Builtin::Ping), "PING")
+        );
     }
 }

@@ -23,7 +23,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -130,13 +129,18 @@ pub struct CommandMetrics {
     duration: Histogram,
 }
 
-/// A command under way: its metrics and when it arrived.
-pub type Tracked = (Arc<CommandMetrics>, Instant);
+/// A command under way: the position of its spec in the command table
+/// (which is where its metrics are) and when it arrived (when the bytes
+/// that carried it were read: one clock reading serves a whole pipeline,
+/// as clock readings are not cheap on a VM).
+pub type Tracked = (usize, Instant);
 
 impl CommandMetrics {
-    /// Counts a reply of a command that arrived at `started`.
-    pub fn replied(&self, started: Instant, error: bool) {
-        self.duration.observe(started.elapsed().as_secs_f64());
+    /// Counts a reply, written at `now`, of a command that arrived at
+    /// `started`.
+    fn replied(&self, started: Instant, now: Instant, error: bool) {
+        self.duration
+            .observe(now.saturating_duration_since(started).as_secs_f64());
         if error {
             self.error.inc();
         } else {
@@ -148,11 +152,11 @@ impl CommandMetrics {
 /// The node's registry and the handles the hot paths update.
 pub struct Metrics {
     registry: Registry,
-    /// Each command's handles by name, made once so that counting a reply
-    /// costs a map lookup and a few atomic adds.
-    commands: HashMap<&'static str, Arc<CommandMetrics>>,
+    /// Each command's handles, in the command table's order, made once so
+    /// that counting a reply costs a few atomic adds.
+    commands: Vec<CommandMetrics>,
     rejected: Family<[(&'static str, &'static str); 1], Counter>,
-    /// Leader changes this node has seen (see [`node::watch_leader`]).
+    /// Leader changes this node has seen (counted by `raft::changes`).
     pub leader_changes: Counter,
     pub wal: WalMetrics,
     pub proposals: ProposalMetrics,
@@ -279,12 +283,11 @@ impl Metrics {
                     .get_or_create(&[("command", name), ("outcome", "error")])
                     .clone();
                 let duration = durations.get_or_create(&[("command", name)]).clone();
-                let handles = CommandMetrics {
+                CommandMetrics {
                     ok,
                     error,
                     duration,
-                };
-                (name, Arc::new(handles))
+                }
             })
             .collect();
         r.register(
@@ -325,9 +328,11 @@ impl Metrics {
             .inc();
     }
 
-    /// The handles of command `name` (as the command table spells it).
-    pub fn command(&self, name: &str) -> Option<Arc<CommandMetrics>> {
-        self.commands.get(name).cloned()
+    /// Counts the reply of the command `tracked`, written at `now`.
+    pub fn replied(&self, (at, started): Tracked, now: Instant, error: bool) {
+        if let Some(command) = self.commands.get(at) {
+            command.replied(started, now, error);
+        }
     }
 
     /// Every metric, in Prometheus's text format.
@@ -338,5 +343,3 @@ impl Metrics {
         text
     }
 }
-
-pub use node::watch_leader;

@@ -3,10 +3,8 @@
 //! leader), the connected clients ([`NodeCollector`]), and the process's
 //! memory and CPU time ([`ProcessCollector`]).
 
-use super::Metrics;
 use crate::raft::{metrics, Raft};
 use crate::server::clients::Clients;
-use crate::tasks::Tasks;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -153,20 +151,4 @@ fn process_usage() -> Option<(f64, i64)> {
         .parse()
         .ok()?;
     Some((ticks as f64 / TICKS, rss_kib * 1024))
-}
-
-/// Counts the leader changes this node sees, one of the node's `tasks`.
-pub fn watch_leader(raft: Raft, metrics: Arc<Metrics>, tasks: &Tasks) {
-    use openraft::async_runtime::WatchReceiver;
-    let mut changes = raft.metrics();
-    tasks.spawn(async move {
-        let mut leader = changes.borrow_and_update().current_leader;
-        while changes.changed().await.is_ok() {
-            let now = changes.borrow_and_update().current_leader;
-            if now != leader && now.is_some() {
-                metrics.leader_changes.inc();
-            }
-            leader = now;
-        }
-    });
 }

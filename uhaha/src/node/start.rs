@@ -132,7 +132,11 @@ pub(crate) async fn start<M: Commands>(
         lifecycle,
         metrics,
     });
-    crate::metrics::watch_leader(raft.clone(), shared.metrics.clone(), &shared.tasks);
+    raft::changes::watch(
+        raft.clone(),
+        shared.metrics.leader_changes.clone(),
+        &shared.tasks,
+    );
     if let Some(hook) = &shared.extensions.hooks.role {
         crate::server::hooks::watch_role(raft.clone(), hook.clone(), &shared.tasks);
     }

@@ -8,6 +8,7 @@
 // openraft's storage traits fix the error type, large as it is.
 #![allow(clippy::result_large_err)]
 
+pub mod changes;
 mod errors;
 mod log_store;
 mod membership;

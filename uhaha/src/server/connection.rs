@@ -5,12 +5,14 @@
 
 use super::Server;
 use crate::command::{Commands, Protocol, Reply};
-use crate::metrics::{Rejected, Tracked};
+use crate::metrics::{Metrics, Rejected, Tracked};
 use crate::server::dispatch::Flow;
 use crate::server::resp::RequestParser;
 use crate::server::session::Session;
 use bytes::BytesMut;
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 
@@ -22,8 +24,17 @@ pub struct ReplyQueue {
     pending: VecDeque<(Pending, Option<Tracked>)>,
     out: BytesMut,
     barrier_passed: bool,
-    /// The metrics of the command whose reply is queued next.
+    /// The command whose reply is queued next, to count in `metrics`.
     tracked: Option<Tracked>,
+    /// When the last bytes came from the socket: the arrival of the
+    /// commands they carried.
+    arrived: Instant,
+    /// Replies encoded since the last flush, counted in `metrics` once
+    /// written (with one clock reading for all of them), and whether each
+    /// was an error.
+    encoded: Vec<(Tracked, bool)>,
+    /// Where replies are counted; none for a queue of its own (tests).
+    metrics: Option<Arc<Metrics>>,
 }
 
 enum Pending {
@@ -31,10 +42,10 @@ enum Pending {
     Waiting(oneshot::Receiver<Reply>),
 }
 
-/// Counts a command's reply in its metrics, if it is tracked.
-fn count(tracked: Option<Tracked>, reply: &Reply) {
-    if let Some((metrics, started)) = tracked {
-        metrics.replied(started, matches!(reply, Reply::Error(_)));
+/// Notes a tracked command's reply as encoded, to count once written.
+fn encoded(encoded: &mut Vec<(Tracked, bool)>, tracked: Option<Tracked>, reply: &Reply) {
+    if let Some(tracked) = tracked {
+        encoded.push((tracked, matches!(reply, Reply::Error(_))));
     }
 }
 
@@ -65,13 +76,26 @@ impl ReplyQueue {
             out: BytesMut::with_capacity(4096),
             barrier_passed: false,
             tracked: None,
+            arrived: Instant::now(),
+            encoded: Vec::new(),
+            metrics: None,
         }
     }
 
-    /// Counts the next reply queued in `tracked`'s metrics: the reply of the
-    /// command that arrived then.
-    pub fn track(&mut self, tracked: Tracked) {
-        self.tracked = Some(tracked);
+    /// A queue that counts replies in `metrics`.
+    fn counted(metrics: Arc<Metrics>) -> Self {
+        ReplyQueue {
+            metrics: Some(metrics),
+            ..ReplyQueue::new()
+        }
+    }
+
+    /// Counts the next reply queued as the reply of the command at position
+    /// `at` of the command table, which arrived with the last bytes read.
+    pub fn track(&mut self, at: usize) {
+        if self.metrics.is_some() {
+            self.tracked = Some((at, self.arrived));
+        }
     }
 
     /// Whether a read barrier has passed since the connection last read
@@ -102,13 +126,16 @@ impl ReplyQueue {
     /// on may have arrived after the last barrier began.
     fn received(&mut self) {
         self.barrier_passed = false;
+        if self.metrics.is_some() {
+            self.arrived = Instant::now();
+        }
     }
 
     /// Queues a reply that is known now.
     pub fn ready(&mut self, reply: Reply) {
         let tracked = self.tracked.take();
         if self.pending.is_empty() {
-            count(tracked, &reply);
+            encoded(&mut self.encoded, tracked, &reply);
             reply.encode(self.protocol, &mut self.out);
         } else {
             self.pending.push_back((Pending::Ready(reply), tracked));
@@ -138,7 +165,7 @@ impl ReplyQueue {
                 Pending::Ready(reply) => reply,
                 Pending::Waiting(rx) => rx.await.unwrap_or_else(|_| crate::raft::stopped_midway()),
             };
-            count(tracked, &reply);
+            encoded(&mut self.encoded, tracked, &reply);
             reply.encode(self.protocol, &mut self.out);
         }
     }
@@ -155,6 +182,12 @@ impl ReplyQueue {
             writer.write_all(&self.out).await?;
             self.out.clear();
             shrink_if_empty(&mut self.out, 4096);
+        }
+        if let Some(metrics) = self.metrics.as_ref().filter(|_| !self.encoded.is_empty()) {
+            let now = Instant::now();
+            for (tracked, error) in self.encoded.drain(..) {
+                metrics.replied(tracked, now, error);
+            }
         }
         Ok(written)
     }
@@ -182,7 +215,7 @@ pub async fn serve_client<M, S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut parser = RequestParser::new(shared.settings.limits);
-    let mut queue = ReplyQueue::new();
+    let mut queue = ReplyQueue::counted(shared.metrics.clone());
     let mut read = buf.len();
     loop {
         let mut flow = Flow::Continue;

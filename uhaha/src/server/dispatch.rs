@@ -12,7 +12,6 @@ use crate::raft::Applied;
 use crate::server::connection::ReplyQueue;
 use crate::server::session::{self, noauth, Session};
 use bytes::Bytes;
-use std::time::Instant;
 
 /// Whether the connection goes on after a command.
 #[derive(Debug, PartialEq, Eq)]
@@ -74,7 +73,7 @@ impl<M: Commands> Server<M> {
         queue: &mut ReplyQueue,
         rewrites: usize,
     ) -> Flow {
-        let Some(route) = self.table.lookup(&cmd[0]) else {
+        let Some((route, at)) = self.table.find(&cmd[0]) else {
             if session.authed && M::CATCH_ALL {
                 self.monitors.publish(&session.conn, &cmd);
                 return self.catch_all(session, cmd, queue, rewrites).await;
@@ -86,11 +85,9 @@ impl<M: Commands> Server<M> {
             });
             return Flow::Continue;
         };
-        let spec = self.table.spec(route);
+        let spec = self.table.spec_at(at);
         session.last_command = spec.name;
-        if let Some(metrics) = self.metrics.command(spec.name) {
-            queue.track((metrics, Instant::now()));
-        }
+        queue.track(at);
         if !session.authed && !allowed_before_auth(route) {
             queue.ready(noauth());
             return Flow::Continue;
