@@ -109,6 +109,7 @@ fn metrics_show_the_cluster_its_commands_and_its_log() {
     assert!(sample(&text, timed) >= Some(5.0), "{text}");
     assert!(sample(&text, "uhaha_disk_wal_fsync_duration_seconds_count") > Some(0.0));
     assert!(sample(&text, "uhaha_disk_wal_entries_total") > Some(0.0));
+    assert!(sample(&text, "uhaha_disk_wal_entries_per_write_count") > Some(0.0));
     assert!(sample(&text, "uhaha_raft_applied_index") > Some(0.0));
     assert!(sample(&text, "uhaha_server_proposals_committed_total") >= Some(5.0));
     assert!(sample(&text, "uhaha_server_commands_per_entry_count") >= Some(1.0));

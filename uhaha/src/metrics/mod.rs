@@ -43,6 +43,8 @@ pub struct WalMetrics {
     pub bytes: Counter,
     /// Entries appended to the log.
     pub entries: Counter,
+    /// Entries in each group written with one write (and one fsync).
+    pub entries_per_write: Histogram,
 }
 
 /// Unregistered: for a log opened on its own (tests).
@@ -52,6 +54,7 @@ impl Default for WalMetrics {
             fsync: Histogram::new(duration_buckets()),
             bytes: Counter::default(),
             entries: Counter::default(),
+            entries_per_write: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
         }
     }
 }
@@ -199,7 +202,13 @@ impl Metrics {
             ),
             bytes: counter(r, "disk_wal_write_bytes", "Bytes appended to the Raft log"),
             entries: counter(r, "disk_wal_entries", "Entries appended to the Raft log"),
+            entries_per_write: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
         };
+        r.register(
+            "disk_wal_entries_per_write",
+            "Entries appended with each write (group commit) of the Raft log",
+            wal.entries_per_write.clone(),
+        );
         let commands_per_entry = Histogram::new(exponential_buckets(1.0, 2.0, 14));
         r.register(
             "server_commands_per_entry",

@@ -370,7 +370,11 @@ impl WriterThread {
         let metrics = &self.settings.metrics;
         metrics.bytes.inc_by(self.buf.len() as u64);
         let entries = records.iter().filter(|r| matches!(r, Record::Entry(_)));
-        metrics.entries.inc_by(entries.count() as u64);
+        let entries = entries.count() as u64;
+        if entries > 0 {
+            metrics.entries.inc_by(entries);
+            metrics.entries_per_write.observe(entries as f64);
+        }
         if fsync {
             let started = Instant::now();
             self.active
