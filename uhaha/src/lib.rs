@@ -54,10 +54,15 @@
 //!   tells TLS, Raft peers, custom [`Service`]s and Redis clients apart on
 //!   the one port; request framing (`resp`); the connection loop and its
 //!   reply queue; the session; dispatch; the built-in command bodies
-//!   (`INFO`, `CLIENT`, `RAFT`, `CLUSTER`); `MONITOR`; hooks.
-//! - `raft/`: the engine glue: type config, log store, state machine,
-//!   proposer, read barrier, peer protocol and network, membership, ticker,
-//!   snapshot files and their policy. Openraft's types stay in here.
+//!   (`INFO`, `CLIENT`, `RAFT`, `CLUSTER`); `MONITOR`; hooks; readiness
+//!   and the HTTP endpoints (`/livez`, `/readyz`, `/metrics`).
+//! - `raft/`: the engine glue: type config, the append-only log store,
+//!   state machine, proposer, read barrier, peer protocol and network,
+//!   membership, the state-change log, ticker, snapshot files and their
+//!   policy. Openraft's types stay in here.
+//! - `metrics/`: the Prometheus registry. `raft/` and `server/` get their
+//!   counters from it; at each scrape it reads Raft's state and the
+//!   server's client count.
 //! - `node/`: a node's life: its [`Config`] and its validation, the
 //!   [`NodeBuilder`] and the [`Node`] handle, start (bootstrap or join),
 //!   the command line, shutdown.
