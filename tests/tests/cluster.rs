@@ -206,6 +206,20 @@ fn raft_commands_manage_membership() {
     let indexes: Vec<String> =
         redis::from_redis_value(cluster.query(0, &["RAFT", "INFO", "*_index"]).unwrap()).unwrap();
     assert_eq!(indexes.len(), 10, "{indexes:?}");
+    // The cluster's commit index, which the leader's log reaches.
+    let index = |key: &str| -> u64 {
+        let at = indexes.iter().position(|k| k == key).unwrap();
+        indexes[at + 1].parse().unwrap()
+    };
+    assert!(
+        index("commit_index") >= index("applied_index"),
+        "{indexes:?}"
+    );
+    assert_eq!(
+        index("commit_index"),
+        index("last_log_index"),
+        "{indexes:?}"
+    );
 
     // Membership changes go to the leader.
     let moved = format!("MOVED 0 {}", cluster.addrs[0]);

@@ -41,6 +41,9 @@ pub struct Status {
     pub members: Vec<Member>,
     pub membership_index: u64,
     pub applied: u64,
+    /// The cluster's commit index as the leader last reported it (this
+    /// node's own before it has heard from a leader).
+    pub committed: u64,
     pub last_log_index: u64,
     pub snapshot: (u64, u64),
 }
@@ -78,7 +81,7 @@ impl Status {
         };
         vec![
             ("applied_index", self.applied.to_string()),
-            ("commit_index", self.applied.to_string()),
+            ("commit_index", self.committed.to_string()),
             ("fsm_pending", "0".into()),
             ("id", self.id.to_string()),
             ("last_log_index", self.last_log_index.to_string()),
@@ -172,6 +175,10 @@ impl Cluster {
             members,
             membership_index: m.membership_config.log_id().map_or(0, |l| l.index),
             applied: m.last_applied.map_or(0, |l| l.index),
+            committed: m
+                .cluster_committed
+                .or(m.local_committed)
+                .map_or(0, |l| l.index),
             last_log_index: m.last_log_index.unwrap_or(0),
             snapshot: m.snapshot.map_or((0, 0), |l| (l.leader_id.term, l.index)),
         }
