@@ -567,9 +567,9 @@ struct Writes {
 }
 
 /// Writes `TICKET` through `uhaha::Client` (which follows the leader) until
-/// `stop`, noting each acknowledged ticket and the longest time between two
-/// acknowledgements.
-fn write_tickets(addrs: String, stop: Arc<AtomicBool>) -> Writes {
+/// `stop`, noting each acknowledged ticket (and counting them in `acked`)
+/// and the longest time between two acknowledgements.
+fn write_tickets(addrs: String, stop: Arc<AtomicBool>, acked: Arc<AtomicUsize>) -> Writes {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -588,6 +588,7 @@ fn write_tickets(addrs: String, stop: Arc<AtomicBool>) -> Writes {
                     writes.longest_pause = writes.longest_pause.max(last.elapsed());
                     last = Instant::now();
                     writes.acknowledged.push(n);
+                    acked.fetch_add(1, Ordering::SeqCst);
                 }
                 _ => writes.failed += 1,
             }
@@ -600,18 +601,19 @@ fn write_tickets(addrs: String, stop: Arc<AtomicBool>) -> Writes {
 fn a_rolling_restart_loses_no_acknowledged_write() {
     let mut cluster = Cluster::start(TICKET, 3, &[]);
     let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(AtomicUsize::new(0));
     let writer = {
-        let (addrs, stop) = (cluster.addrs.join(","), stop.clone());
-        std::thread::spawn(move || write_tickets(addrs, stop))
+        let (addrs, stop, acked) = (cluster.addrs.join(","), stop.clone(), acked.clone());
+        std::thread::spawn(move || write_tickets(addrs, stop, acked))
     };
     // Each node in turn: stopped (a leader hands over first), started
-    // again, and ready (a member that knows the leader) before the next.
-    let progress = |cluster: &Cluster| cluster.ticket_via(cluster.leader());
+    // again, and ready (a member that knows the leader) before the next,
+    // with the client's writes acknowledged in between.
     for i in 0..3 {
-        let before = progress(&cluster);
-        eventually("writes to go on", || {
-            let now = progress(&cluster);
-            (now > before + 10).then_some(()).ok_or(format!("{now}"))
+        let before = acked.load(Ordering::SeqCst);
+        eventually("the client's writes to go on", || {
+            let now = acked.load(Ordering::SeqCst);
+            (now >= before + 10).then_some(()).ok_or(format!("{now}"))
         });
         let _ = cluster.query(i, &["SHUTDOWN"]);
         let node = cluster.nodes[i].as_mut().unwrap();
@@ -625,16 +627,17 @@ fn a_rolling_restart_loses_no_acknowledged_write() {
     }
     stop.store(true, Ordering::SeqCst);
     let writes = writer.join().unwrap();
-    let acked = &writes.acknowledged;
+    let tickets = &writes.acknowledged;
     assert!(
-        acked.windows(2).all(|w| w[0] < w[1]),
+        tickets.windows(2).all(|w| w[0] < w[1]),
         "tickets repeat or go back"
     );
-    let last = *acked.last().expect("acknowledged writes");
-    assert!(progress(&cluster) > last, "an acknowledged ticket was lost");
+    let last = *tickets.last().expect("acknowledged writes");
+    let next = cluster.ticket_via(cluster.leader());
+    assert!(next > last, "an acknowledged ticket was lost");
     eprintln!(
         "rolling restart: {} writes acknowledged, {} failed, longest pause {:?}",
-        acked.len(),
+        tickets.len(),
         writes.failed,
         writes.longest_pause
     );

@@ -34,6 +34,11 @@ fn duration_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.0001, 2.0, 18)
 }
 
+/// Buckets for batch sizes, from 1 to 8192.
+fn size_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(1.0, 2.0, 14)
+}
+
 /// What the log writer counts.
 #[derive(Debug, Clone)]
 pub struct WalMetrics {
@@ -47,14 +52,15 @@ pub struct WalMetrics {
     pub entries_per_write: Histogram,
 }
 
-/// Unregistered: for a log opened on its own (tests).
+/// Unregistered until [`Metrics::new`] registers them; on their own, for a
+/// log opened without a node (tests).
 impl Default for WalMetrics {
     fn default() -> Self {
         WalMetrics {
             fsync: Histogram::new(duration_buckets()),
             bytes: Counter::default(),
             entries: Counter::default(),
-            entries_per_write: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+            entries_per_write: Histogram::new(size_buckets()),
         }
     }
 }
@@ -194,22 +200,28 @@ impl Metrics {
             "server_leader_changes_seen",
             "Leader changes this node has seen",
         );
-        let wal = WalMetrics {
-            fsync: durations(
-                r,
-                "disk_wal_fsync_duration_seconds",
-                "How long each fdatasync of the Raft log took",
-            ),
-            bytes: counter(r, "disk_wal_write_bytes", "Bytes appended to the Raft log"),
-            entries: counter(r, "disk_wal_entries", "Entries appended to the Raft log"),
-            entries_per_write: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
-        };
+        let wal = WalMetrics::default();
+        r.register(
+            "disk_wal_fsync_duration_seconds",
+            "How long each fdatasync of the Raft log took",
+            wal.fsync.clone(),
+        );
+        r.register(
+            "disk_wal_write_bytes",
+            "Bytes appended to the Raft log",
+            wal.bytes.clone(),
+        );
+        r.register(
+            "disk_wal_entries",
+            "Entries appended to the Raft log",
+            wal.entries.clone(),
+        );
         r.register(
             "disk_wal_entries_per_write",
             "Entries appended with each write (group commit) of the Raft log",
             wal.entries_per_write.clone(),
         );
-        let commands_per_entry = Histogram::new(exponential_buckets(1.0, 2.0, 14));
+        let commands_per_entry = Histogram::new(size_buckets());
         r.register(
             "server_commands_per_entry",
             "Writes carried by each log entry this node proposed",

@@ -3,37 +3,34 @@
 //! (openraft's own narration is kept to warnings), and counts leader
 //! changes for `uhaha_server_leader_changes_seen_total`.
 
-use super::{NodeId, Raft};
+use super::{LogId, NodeId, Raft};
 use crate::tasks::Tasks;
 use openraft::async_runtime::WatchReceiver;
+use openraft::ServerState;
 use prometheus_client::metrics::counter::Counter;
 use std::collections::BTreeSet;
 
-/// What is told when it changes.
-#[derive(PartialEq, Eq)]
+/// What is told when it changes: compared at every change of Raft's
+/// metrics (many a second under load), so only cheap copies; the text is
+/// made when a line is logged.
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Told {
-    role: String,
+    state: ServerState,
     term: u64,
     leader: Option<NodeId>,
-    voters: BTreeSet<NodeId>,
-    learners: BTreeSet<NodeId>,
+    /// The log id of the membership in force: a new one is a change.
+    membership: Option<LogId>,
 }
 
+type Metrics = openraft::RaftMetrics<super::TypeConfig>;
+
 impl Told {
-    fn of(raft: &openraft::RaftMetrics<super::TypeConfig>) -> Told {
-        let membership = raft.membership_config.membership();
-        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
-        let learners = membership
-            .nodes()
-            .map(|(id, _)| *id)
-            .filter(|id| !voters.contains(id))
-            .collect();
+    fn of(m: &Metrics) -> Told {
         Told {
-            role: format!("{:?}", raft.state).to_lowercase(),
-            term: raft.current_term,
-            leader: raft.current_leader,
-            voters,
-            learners,
+            state: m.state,
+            term: m.current_term,
+            leader: m.current_leader,
+            membership: *m.membership_config.log_id(),
         }
     }
 }
@@ -44,8 +41,14 @@ pub fn watch(raft: Raft, leader_changes: Counter, tasks: &Tasks) {
     tasks.spawn(async move {
         let mut last: Option<Told> = None;
         loop {
-            let now = Told::of(&changes.borrow_and_update());
-            tell(last.as_ref(), &now, &leader_changes);
+            let now = {
+                let metrics = changes.borrow_and_update();
+                let now = Told::of(&metrics);
+                if last != Some(now) {
+                    tell(last, now, &metrics, &leader_changes);
+                }
+                now
+            };
             last = Some(now);
             if changes.changed().await.is_err() {
                 return;
@@ -54,21 +57,25 @@ pub fn watch(raft: Raft, leader_changes: Counter, tasks: &Tasks) {
     });
 }
 
-/// Logs what changed from `last` to `now`.
-fn tell(last: Option<&Told>, now: &Told, leader_changes: &Counter) {
-    let changed = |differs: &dyn Fn(&Told) -> bool| last.is_none_or(differs);
-    if changed(&|l| l.role != now.role || l.term != now.term) {
-        tracing::info!("this node is {} in term {}", now.role, now.term);
+/// Logs what changed from `last` to `now`, which `metrics` shows.
+fn tell(last: Option<Told>, now: Told, metrics: &Metrics, leader_changes: &Counter) {
+    let changed = |differs: &dyn Fn(&Told) -> bool| last.as_ref().is_none_or(differs);
+    if changed(&|l| l.state != now.state || l.term != now.term) {
+        let role = format!("{:?}", now.state).to_lowercase();
+        tracing::info!("this node is {role} in term {}", now.term);
     }
     if let Some(leader) = now.leader.filter(|_| changed(&|l| l.leader != now.leader)) {
         leader_changes.inc();
         tracing::info!("the leader is node {leader} (term {})", now.term);
     }
-    if changed(&|l| l.voters != now.voters || l.learners != now.learners) {
-        tracing::info!(
-            "members: voters {:?}, learners {:?}",
-            now.voters,
-            now.learners
-        );
+    if changed(&|l| l.membership != now.membership) {
+        let membership = metrics.membership_config.membership();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let learners: BTreeSet<NodeId> = membership
+            .nodes()
+            .map(|(id, _)| *id)
+            .filter(|id| !voters.contains(id))
+            .collect();
+        tracing::info!("members: voters {voters:?}, learners {learners:?}");
     }
 }

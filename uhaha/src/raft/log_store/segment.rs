@@ -13,7 +13,7 @@ use super::index::{Index, Loc};
 use super::record::{self, Found, Record, State};
 use super::LogError;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -158,7 +158,10 @@ fn replay(
     file: &File,
     last: bool,
 ) -> Result<u64, LogError> {
-    let bytes = fs::read(path).map_err(|source| LogError::io("read", path, source))?;
+    let mut bytes = Vec::new();
+    (&*file)
+        .read_to_end(&mut bytes)
+        .map_err(|source| LogError::io("read", path, source))?;
     let damaged = |offset: usize, why: String| LogError::Damaged {
         path: path.into(),
         offset: offset as u64,
