@@ -74,17 +74,19 @@ fn struct_impls(machine: &MachineStruct) -> TokenStream {
     if !custom && !machine.derives_deserialize {
         derives.push(quote!(::uhaha::__private::serde::Deserialize));
     }
-    let (save, load) = if custom {
+    let (capture, load, load_go) = if custom {
         (
             quote!(::uhaha::__private::Result::Ok(
-                <Self as ::uhaha::__private::Snapshot>::snapshot(self)
+                ::uhaha::__private::Box::new(<Self as ::uhaha::__private::Snapshot>::view(self)?)
             )),
-            quote!(<Self as ::uhaha::__private::Snapshot>::restore(bytes)),
+            quote!(<Self as ::uhaha::__private::Snapshot>::restore(from)),
+            quote!(<Self as ::uhaha::__private::Snapshot>::restore_go(from)),
         )
     } else {
         (
-            quote!(::uhaha::__private::save_with_serde(self)),
-            quote!(::uhaha::__private::load_with_serde(bytes)),
+            quote!(::uhaha::__private::capture_with_serde(self)),
+            quote!(::uhaha::__private::load_with_serde(from)),
+            quote!(::uhaha::__private::load_go_json(from)),
         )
     };
     let serde = (!derives.is_empty()).then(|| {
@@ -108,12 +110,16 @@ fn struct_impls(machine: &MachineStruct) -> TokenStream {
                 const NAME: &'static ::core::primitive::str = #name;
                 const VERSION: &'static ::core::primitive::str = #version;
 
-                fn save(&self) -> ::uhaha::__private::Result<::std::vec::Vec<::core::primitive::u8>, ::uhaha::__private::SnapshotError> {
-                    #save
+                fn capture(&self) -> ::uhaha::__private::Result<::uhaha::__private::Box<dyn ::uhaha::__private::CapturedView>, ::uhaha::__private::SnapshotError> {
+                    #capture
                 }
 
-                fn load(bytes: &[::core::primitive::u8]) -> ::uhaha::__private::Result<Self, ::uhaha::__private::SnapshotError> {
+                fn load(from: &mut dyn ::uhaha::__private::BufRead) -> ::uhaha::__private::Result<Self, ::uhaha::__private::SnapshotError> {
                     #load
+                }
+
+                fn load_go(from: &mut dyn ::uhaha::__private::BufRead) -> ::uhaha::__private::Result<Self, ::uhaha::__private::SnapshotError> {
+                    #load_go
                 }
             }
         };

@@ -1,6 +1,6 @@
 //! The one place that decides how values are written to disk and to peers:
 //! bincode 2 with its serde support. bincode is marked unmaintained, so it is
-//! kept behind these two functions and can be swapped here alone.
+//! kept behind these functions and can be swapped here alone.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -30,6 +30,18 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
         return Err(CodecError(format!("{} trailing bytes", bytes.len() - used)));
     }
     Ok(value)
+}
+
+/// Decodes a value that [`encode`] wrote from a reader, which must end
+/// with it: trailing bytes are an error.
+pub fn decode_from<T: DeserializeOwned>(from: &mut dyn std::io::BufRead) -> Result<T, CodecError> {
+    let value = bincode::serde::decode_from_std_read(&mut &mut *from, config())
+        .map_err(|e| CodecError(e.to_string()))?;
+    match from.fill_buf() {
+        Ok([]) => Ok(value),
+        Ok(_) => Err(CodecError("trailing bytes".into())),
+        Err(e) => Err(CodecError(e.to_string())),
+    }
 }
 
 /// A value could not be encoded or decoded.

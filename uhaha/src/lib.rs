@@ -114,7 +114,7 @@ pub use command::{
     Intermediate, IntoIntermediate, IntoReply, Reply, ToArg,
 };
 pub use error::{ConfigError, SnapshotError, StartError};
-pub use machine::{Ctx, Machine, Rand, Snapshot};
+pub use machine::{Ctx, Machine, Rand, Snapshot, SnapshotView};
 pub use node::config::Config;
 pub use node::handle::{Node, NodeBuilder};
 pub use raft::{LogError, Redirect};
@@ -140,12 +140,15 @@ pub mod __private {
         IntermediateFuture, IntoIntermediate, IntoReply, Kind, Param, Reply, ToArg,
     };
     pub use crate::error::SnapshotError;
-    pub use crate::machine::{load_with_serde, save_with_serde, Ctx, Machine, Snapshot};
+    pub use crate::machine::{
+        capture_with_serde, load_go_json, load_with_serde, CapturedView, Ctx, Machine, Snapshot,
+    };
     pub use crate::node::handle::serve;
     pub use crate::server::conn::Conn;
     pub use core::result::Result;
     pub use serde;
     pub use std::boxed::Box;
+    pub use std::io::BufRead;
 
     /// A connection without a client, for tests that run generated
     /// `#[intermediate]` and `#[catch_all]` code by hand.

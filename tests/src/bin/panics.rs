@@ -15,13 +15,16 @@ struct Panics {
 }
 
 impl uhaha::Snapshot for Panics {
-    fn snapshot(&self) -> Vec<u8> {
+    type View = Vec<u8>;
+
+    fn view(&self) -> Result<Vec<u8>, uhaha::SnapshotError> {
         assert!(!self.failing_saves, "the save was told to fail");
-        format!("{} {}", self.count, self.ticks).into_bytes()
+        Ok(format!("{} {}", self.count, self.ticks).into_bytes())
     }
 
-    fn restore(bytes: &[u8]) -> Result<Self, uhaha::SnapshotError> {
-        let text = std::str::from_utf8(bytes)?;
+    fn restore(from: &mut dyn std::io::BufRead) -> Result<Self, uhaha::SnapshotError> {
+        let mut text = String::new();
+        from.read_to_string(&mut text)?;
         let (count, ticks) = text.split_once(' ').ok_or("no ticks")?;
         Ok(Panics {
             count: count.parse().map_err(|_| "a bad count")?,

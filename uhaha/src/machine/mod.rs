@@ -13,18 +13,22 @@
 //! - no I/O and no global mutable state.
 
 mod contain;
+mod snapshot;
 
 use crate::error::SnapshotError;
 pub(crate) use contain::{command_reply, contain, contain_future, contain_snapshot, Panicked};
 use rand_core::RngCore;
 use rand_pcg::Pcg64;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+pub use snapshot::{
+    capture_with_serde, load_go_json, load_with_serde, CapturedView, Snapshot, SnapshotView,
+};
 use std::cell::{Cell, RefCell, RefMut};
+use std::io::BufRead;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The struct half of `#[uhaha::machine]`: the service's identity and its
-/// initial state.
+/// The struct half of `#[uhaha::machine]`: the service's identity, its
+/// initial state, and how it is saved to and restored from snapshots.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a uhaha machine",
     label = "put `#[uhaha::machine]` on the struct `{Self}` too",
@@ -36,74 +40,16 @@ pub trait Machine: Default + Send + Sync + 'static {
     /// The service's version.
     const VERSION: &'static str;
 
-    /// The state's bytes for a snapshot: serde and bincode, or the
-    /// machine's own [`Snapshot`] impl with `snapshot = "custom"`.
-    fn save(&self) -> Result<Vec<u8>, SnapshotError>;
+    /// Captures the state for a snapshot, while writes wait: serde machines
+    /// encode themselves here, custom ones take their [`Snapshot::view`].
+    fn capture(&self) -> Result<Box<dyn CapturedView>, SnapshotError>;
 
-    /// The state from a snapshot's bytes.
-    fn load(bytes: &[u8]) -> Result<Self, SnapshotError>;
-}
+    /// The state from what a captured view saved.
+    fn load(from: &mut dyn BufRead) -> Result<Self, SnapshotError>;
 
-/// A machine's own snapshot format, for state that serde cannot save (or
-/// saves too slowly). Used with `#[uhaha::machine(snapshot = "custom")]`.
-///
-/// ```
-/// use std::collections::BTreeMap;
-///
-/// #[uhaha::machine(snapshot = "custom")]
-/// #[derive(Default)]
-/// struct Counters {
-///     counts: BTreeMap<String, u64>,
-/// }
-///
-/// impl uhaha::Snapshot for Counters {
-///     fn snapshot(&self) -> Vec<u8> {
-///         let mut out = Vec::new();
-///         for (key, count) in &self.counts {
-///             out.extend_from_slice(format!("{key} {count}\n").as_bytes());
-///         }
-///         out
-///     }
-///
-///     fn restore(bytes: &[u8]) -> Result<Self, uhaha::SnapshotError> {
-///         let text = std::str::from_utf8(bytes)?;
-///         let mut counts = BTreeMap::new();
-///         for line in text.lines() {
-///             let (key, count) = line.split_once(' ').ok_or("a line without a count")?;
-///             counts.insert(key.to_string(), count.parse().map_err(|_| "a bad count")?);
-///         }
-///         Ok(Counters { counts })
-///     }
-/// }
-///
-/// #[uhaha::machine]
-/// impl Counters {
-///     /// Counts one more of a key.
-///     #[write]
-///     fn incr(&mut self, key: String) -> u64 {
-///         let count = self.counts.entry(key).or_default();
-///         *count += 1;
-///         *count
-///     }
-/// }
-/// ```
-pub trait Snapshot: Sized {
-    /// The state as bytes.
-    fn snapshot(&self) -> Vec<u8>;
-
-    /// The state from bytes that [`Snapshot::snapshot`] wrote; any error
-    /// fails the restore (and the start of a node that loads it).
-    fn restore(bytes: &[u8]) -> Result<Self, SnapshotError>;
-}
-
-/// `Machine::save` for machines saved with serde.
-pub fn save_with_serde<M: Serialize>(machine: &M) -> Result<Vec<u8>, SnapshotError> {
-    Ok(crate::codec::encode(machine)?)
-}
-
-/// `Machine::load` for machines saved with serde.
-pub fn load_with_serde<M: DeserializeOwned>(bytes: &[u8]) -> Result<M, SnapshotError> {
-    Ok(crate::codec::decode(bytes)?)
+    /// The state from the payload of a Go uhaha snapshot (`--restore` of a
+    /// file that Go's `RAFT SNAPSHOT READ` wrote).
+    fn load_go(from: &mut dyn BufRead) -> Result<Self, SnapshotError>;
 }
 
 /// The machine's clock and random state, replicated with the data.
@@ -128,6 +74,16 @@ impl Default for Clock {
 }
 
 impl Clock {
+    /// The clock of a Go uhaha snapshot's header: its start, time and
+    /// seed (Go's generator is not carried over, its seed is).
+    pub fn from_go(start: i64, now: i64, seed: i64) -> Clock {
+        Clock {
+            start: start.max(0) as u64,
+            now: now.max(0) as u64,
+            rng: rng_from_seed(seed as u64),
+        }
+    }
+
     /// Moves to an entry's stamp. Time never goes back: a new leader whose
     /// clock is behind continues from the last time plus one nanosecond, so
     /// no write ever fails for a clock step.

@@ -10,7 +10,7 @@ use crate::error::StartError;
 use crate::metrics::Metrics;
 use crate::raft::snapshot_file::SnapshotDir;
 use crate::raft::{
-    self, Cluster, LogStore, Network, Proposer, Raft, ReadBarrier, StateMachineStore,
+    self, Backup, Cluster, LogStore, Network, Proposer, Raft, ReadBarrier, StateMachineStore,
 };
 use crate::server::clients::Clients;
 use crate::server::endpoints::Endpoints;
@@ -39,7 +39,7 @@ pub(crate) async fn start<M: Commands>(
     };
     let dir = config.data_dir.join(M::NAME).join(config.id.to_string());
     let restore = match &config.restore {
-        Some(path) => Some(read_restore_file(path, &dir)?),
+        Some(path) => Some(read_backup::<M>(path, &dir)?),
         None => None,
     };
     std::fs::create_dir_all(&dir).map_err(|source| StartError::Io {
@@ -61,8 +61,9 @@ pub(crate) async fn start<M: Commands>(
     let machine =
         StateMachineStore::<M>::open(table.clone(), snapshots.clone(), metrics.snapshots.clone())
             .map_err(StartError::Storage)?;
-    if let Some(bytes) = &restore {
-        machine.restore(bytes).await.map_err(StartError::Storage)?;
+    let restored = restore.is_some();
+    if let Some(backup) = restore {
+        machine.restore(backup).await;
         tracing::info!("recovery successful");
     }
     let state = machine.state();
@@ -148,7 +149,7 @@ pub(crate) async fn start<M: Commands>(
 
     // A node that fails to start must not keep its port or its log open:
     // the program may try again with the same config.
-    if let Err(e) = join_or_bootstrap(&shared, &config, &my_addr, restore.is_some()).await {
+    if let Err(e) = join_or_bootstrap(&shared, &config, &my_addr, restored).await {
         shared.stop().await;
         return Err(e);
     }
@@ -204,20 +205,24 @@ async fn join_or_bootstrap<M: Commands>(
     Ok(())
 }
 
-/// Reads a `--restore` file, which only a brand-new node may use.
-fn read_restore_file(path: &std::path::Path, dir: &std::path::Path) -> Result<Vec<u8>, StartError> {
+/// Reads a `--restore` file (ours, or Go uhaha's), which only a brand-new
+/// node may use. It is read whole before the node's directory is made, so
+/// that a bad file leaves nothing behind.
+fn read_backup<M: Commands>(
+    path: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<Backup<M>, StartError> {
     if dir.exists() {
         return Err(StartError::RestoreOverExisting(dir.to_path_buf()));
     }
     tracing::info!("restoring backup: path={}", path.display());
-    let bytes = std::fs::read(path).map_err(|source| StartError::Io {
+    let file = std::fs::File::open(path).map_err(|source| StartError::Io {
         action: "read",
         path: path.to_path_buf(),
         source,
     })?;
-    crate::raft::snapshot_file::decode(&bytes)
-        .map_err(|e| StartError::Storage(format!("{}: {e}", path.display())))?;
-    Ok(bytes)
+    StateMachineStore::<M>::read_backup(std::io::BufReader::with_capacity(1 << 16, file))
+        .map_err(|e| StartError::Storage(format!("{}: {e}", path.display())))
 }
 
 /// Waits until this node is a member, a leader is known, and this node has

@@ -27,7 +27,7 @@ pub use membership::{Cluster, MembershipError};
 use proposer::Deliver;
 pub use proposer::{Batch, Proposer};
 pub use read_barrier::ReadBarrier;
-pub use state_machine::{Applied, StateMachine, StateMachineStore, TICK};
+pub use state_machine::{Applied, Backup, StateMachine, StateMachineStore, TICK};
 
 use bytes::Bytes;
 

@@ -2,8 +2,8 @@
 //! few of them.
 //!
 //! A file is a small versioned header (the machine's clock and random state
-//! and the Raft position it covers) followed by the machine's own bytes
-//! (`Machine::save`), compressed:
+//! and the Raft position it covers) followed by what the machine's captured
+//! view saved (`Machine::capture`), compressed:
 //!
 //! ```text
 //! "UHAHASNP"          8 bytes, the magic
@@ -30,8 +30,7 @@ use crate::codec;
 use crate::machine::Clock;
 use crate::raft::SnapshotMeta;
 use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
-use std::io::{Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The first bytes of every snapshot file.
@@ -66,9 +65,15 @@ impl Header {
     }
 }
 
-/// Writes a snapshot file into `out`, compressing the payload as it goes.
-pub fn write_to(out: &mut impl Write, header: &Header, payload: &[u8]) -> std::io::Result<()> {
-    let head = codec::encode(header).map_err(std::io::Error::other)?;
+/// Writes a snapshot file into `out`: the header, then what `payload`
+/// writes, compressed as it goes. Returns the payload's size before
+/// compression.
+pub fn write_to(
+    out: &mut impl Write,
+    header: &Header,
+    payload: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<u64> {
+    let head = codec::encode(header).map_err(io::Error::other)?;
     out.write_all(MAGIC)?;
     out.write_all(&FORMAT_VERSION.to_le_bytes())?;
     out.write_all(&[Compression::Lz4 as u8])?;
@@ -76,33 +81,67 @@ pub fn write_to(out: &mut impl Write, header: &Header, payload: &[u8]) -> std::i
     out.write_all(&head)?;
     // The content checksum also tells a torn file from a whole one.
     let frame = lz4_flex::frame::FrameInfo::new().content_checksum(true);
-    let mut lz4 = lz4_flex::frame::FrameEncoder::with_frame_info(frame, out);
-    lz4.write_all(payload)?;
-    lz4.finish().map_err(std::io::Error::other)?;
-    Ok(())
+    let mut lz4 = Counted::new(lz4_flex::frame::FrameEncoder::with_frame_info(frame, out));
+    payload(&mut lz4)?;
+    let size = lz4.count;
+    lz4.inner.finish().map_err(io::Error::other)?;
+    Ok(size)
 }
 
 /// A snapshot file's bytes.
 #[cfg(test)]
 pub fn encode(header: &Header, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_to(&mut out, header, payload).expect("writes to memory");
+    write_to(&mut out, header, |to| to.write_all(payload)).expect("writes to memory");
     out
 }
 
-/// Splits a file into its header, its payload's compression and the
-/// payload as stored.
-fn parse(bytes: &[u8]) -> Result<(Header, Compression, &[u8]), String> {
-    if bytes.len() < 16 || &bytes[..8] != MAGIC {
+/// Who wrote a snapshot file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// This project: the format above.
+    Uhaha,
+    /// Go uhaha: a gzip stream of `SNAP0001`, start, time and seed as
+    /// little-endian i64s, then the machine's payload. It has no Raft
+    /// position, so only `--restore` takes it.
+    Go,
+}
+
+/// A snapshot file opened for reading.
+pub struct Opened<'a> {
+    /// What the file knows besides the machine's bytes.
+    pub header: Header,
+    /// Who wrote it.
+    pub origin: Origin,
+    /// The machine's bytes, decompressed as they are read.
+    pub payload: Box<dyn BufRead + 'a>,
+}
+
+/// The first bytes of a gzip stream: Go uhaha's snapshot files.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Opens a snapshot file (ours, or Go uhaha's), reading its header.
+pub fn open<'a>(mut from: impl BufRead + 'a) -> Result<Opened<'a>, String> {
+    if from
+        .fill_buf()
+        .map_err(|e| e.to_string())?
+        .starts_with(&GZIP_MAGIC)
+    {
+        return open_go(from);
+    }
+    let mut fixed = [0u8; 12];
+    from.read_exact(&mut fixed)
+        .map_err(|_| "not a uhaha snapshot: invalid snapshot signature")?;
+    if &fixed[..8] != MAGIC {
         return Err("not a uhaha snapshot: invalid snapshot signature".into());
     }
-    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    let (compression, rest) = match version {
-        1 => (Compression::None, &bytes[12..]),
-        2 => match bytes[12] {
-            0 => (Compression::None, &bytes[13..]),
-            1 => (Compression::Lz4, &bytes[13..]),
-            other => return Err(format!("snapshot compression {other} is not supported")),
+    let version = u32::from_le_bytes(fixed[8..].try_into().expect("4 bytes"));
+    let compression = match version {
+        1 => Compression::None,
+        2 => match read_array::<1>(&mut from)? {
+            [0] => Compression::None,
+            [1] => Compression::Lz4,
+            [other] => return Err(format!("snapshot compression {other} is not supported")),
         },
         _ => {
             return Err(format!(
@@ -110,34 +149,110 @@ fn parse(bytes: &[u8]) -> Result<(Header, Compression, &[u8]), String> {
             ))
         }
     };
-    let len = rest
-        .get(..4)
-        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
-        .ok_or("snapshot header is truncated")?;
-    let head = rest.get(4..4 + len).ok_or("snapshot header is truncated")?;
-    let header = codec::decode(head).map_err(|e| format!("snapshot header: {e}"))?;
-    Ok((header, compression, &rest[4 + len..]))
+    let len = u32::from_le_bytes(read_array(&mut from)?) as usize;
+    let mut head = Vec::new();
+    (&mut from)
+        .take(len as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| e.to_string())?;
+    if head.len() < len {
+        return Err("snapshot header is truncated".into());
+    }
+    let header = codec::decode(&head).map_err(|e| format!("snapshot header: {e}"))?;
+    let payload: Box<dyn BufRead + 'a> = match compression {
+        Compression::None => Box::new(from),
+        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(from)),
+    };
+    Ok(Opened {
+        header,
+        origin: Origin::Uhaha,
+        payload,
+    })
 }
 
-/// Reads a snapshot file's header alone.
-pub fn decode_header(bytes: &[u8]) -> Result<Header, String> {
-    parse(bytes).map(|(header, _, _)| header)
+/// Opens a Go uhaha snapshot file; see [`Origin::Go`].
+fn open_go<'a>(from: impl BufRead + 'a) -> Result<Opened<'a>, String> {
+    let mut gzip = std::io::BufReader::new(flate2::bufread::GzDecoder::new(from));
+    let head: [u8; 32] = read_array(&mut gzip)?;
+    if &head[..8] != b"SNAP0001" {
+        return Err("not a Go uhaha snapshot: invalid snapshot signature".into());
+    }
+    let int = |at: usize| i64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
+    let header = Header {
+        clock: Clock::from_go(int(8), int(16), int(24)),
+        meta: SnapshotMeta::default(),
+    };
+    Ok(Opened {
+        header,
+        origin: Origin::Go,
+        payload: Box::new(gzip),
+    })
+}
+
+/// Reads `N` bytes of a file's fixed part.
+fn read_array<const N: usize>(from: &mut impl Read) -> Result<[u8; N], String> {
+    let mut bytes = [0u8; N];
+    from.read_exact(&mut bytes)
+        .map_err(|_| "snapshot header is truncated")?;
+    Ok(bytes)
 }
 
 /// Reads a snapshot file's bytes into its header and payload.
-pub fn decode(bytes: &[u8]) -> Result<(Header, Cow<'_, [u8]>), String> {
-    let (header, compression, stored) = parse(bytes)?;
-    let payload = match compression {
-        Compression::None => Cow::Borrowed(stored),
-        Compression::Lz4 => {
-            let mut out = Vec::new();
-            lz4_flex::frame::FrameDecoder::new(stored)
-                .read_to_end(&mut out)
-                .map_err(|e| format!("snapshot payload: {e}"))?;
-            Cow::Owned(out)
-        }
-    };
-    Ok((header, payload))
+#[cfg(test)]
+pub fn decode(bytes: &[u8]) -> Result<(Header, Vec<u8>), String> {
+    let mut opened = open(bytes)?;
+    let mut payload = Vec::new();
+    opened
+        .payload
+        .read_to_end(&mut payload)
+        .map_err(|e| format!("snapshot payload: {e}"))?;
+    Ok((opened.header, payload))
+}
+
+/// A reader or writer that counts the bytes that pass through it: the size
+/// of a payload before compression.
+pub struct Counted<T> {
+    inner: T,
+    /// The bytes read or written so far.
+    pub count: u64,
+}
+
+impl<T> Counted<T> {
+    /// Counts from zero.
+    pub fn new(inner: T) -> Counted<T> {
+        Counted { inner, count: 0 }
+    }
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<R: BufRead> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counted<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.count += amt as u64;
+        self.inner.consume(amt)
+    }
 }
 
 /// A snapshot as `RAFT SNAPSHOT LIST` shows it.
@@ -263,12 +378,11 @@ impl SnapshotDir {
         std::fs::read(&path).map_err(|e| format!("snapshot {id}: {e}"))
     }
 
-    /// The newest snapshot's bytes, if there is one.
-    pub fn newest(&self) -> Result<Option<Vec<u8>>, String> {
-        match self.ids().first() {
-            Some(id) => self.read(id).map(Some),
-            None => Ok(None),
-        }
+    /// Snapshot `id`'s file, buffered, to [`open`] it.
+    pub fn reader(&self, id: &str) -> Result<io::BufReader<std::fs::File>, String> {
+        let path = self.path(id).ok_or("invalid snapshot id")?;
+        let file = std::fs::File::open(&path).map_err(|e| format!("snapshot {id}: {e}"))?;
+        Ok(io::BufReader::with_capacity(1 << 16, file))
     }
 
     /// The snapshots on disk, newest first.
@@ -276,11 +390,11 @@ impl SnapshotDir {
         self.ids()
             .into_iter()
             .filter_map(|id| {
-                let bytes = self.read(&id).ok()?;
-                let header = decode_header(&bytes).ok()?;
+                let size = std::fs::metadata(self.path(&id)?).ok()?.len();
+                let header = open(self.reader(&id).ok()?).ok()?.header;
                 Some(Listed {
                     id,
-                    size: bytes.len() as u64,
+                    size,
                     timestamp: header.clock.now,
                 })
             })
@@ -378,6 +492,49 @@ mod tests {
         let mut torn = good.clone();
         torn.truncate(good.len() - 3);
         assert!(decode(&torn).is_err(), "a truncated payload");
+    }
+
+    /// A file as Go uhaha's `RAFT SNAPSHOT READ` returns it.
+    pub fn go_file(start: i64, now: i64, seed: i64, payload: &[u8]) -> Vec<u8> {
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzip.write_all(b"SNAP0001").unwrap();
+        for n in [start, now, seed] {
+            gzip.write_all(&n.to_le_bytes()).unwrap();
+        }
+        gzip.write_all(payload).unwrap();
+        gzip.finish().unwrap()
+    }
+
+    #[test]
+    fn go_uhaha_files_open_with_their_clock() {
+        let bytes = go_file(
+            1_700_000_000_000_000_000,
+            1_700_000_100_000_000_000,
+            7,
+            b"{}",
+        );
+        let mut opened = open(&bytes[..]).unwrap();
+        assert_eq!(opened.origin, Origin::Go);
+        assert_eq!(opened.header.clock.start, 1_700_000_000_000_000_000);
+        assert_eq!(opened.header.clock.now, 1_700_000_100_000_000_000);
+        assert_eq!(opened.header.meta.last_log_id, None);
+        let mut payload = Vec::new();
+        opened.payload.read_to_end(&mut payload).unwrap();
+        assert_eq!(payload, b"{}");
+        let mut other = go_file(1, 2, 3, b"");
+        other.truncate(other.len() - 8);
+        let mut torn = open(&other[..]).unwrap();
+        assert!(
+            torn.payload.read_to_end(&mut Vec::new()).is_err(),
+            "gzip's checksum"
+        );
+        let not_snap = {
+            let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gzip.write_all(&[b'x'; 40]).unwrap();
+            gzip.finish().unwrap()
+        };
+        let err = open(&not_snap[..]).err().unwrap();
+        assert!(err.contains("invalid snapshot signature"), "{err}");
     }
 
     #[test]

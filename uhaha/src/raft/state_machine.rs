@@ -7,13 +7,13 @@ use super::{
 use crate::command::{Args, Builtin, CommandTable, Commands, Reply, Route};
 use crate::machine::{command_reply, contain, contain_snapshot, Clock, Ctx};
 use crate::metrics::SnapshotMetrics;
-use crate::raft::snapshot_file::{self, Header, SnapshotDir};
+use crate::raft::snapshot_file::{self, Counted, Header, Origin, SnapshotDir};
 use crate::raft::snapshot_policy::Progress;
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::{EntryPayload, RaftSnapshotBuilder};
-use std::io;
+use std::io::{self, BufRead};
 use std::sync::Arc;
 use tokio::sync::{watch, RwLock};
 
@@ -80,22 +80,36 @@ impl<M: Commands> Applied<M> {
         }
     }
 
-    /// A state read from a snapshot file's bytes.
-    fn from_snapshot(bytes: &[u8]) -> Result<Loaded<M>, String> {
-        let (header, payload) = snapshot_file::decode(bytes)?;
-        let size = payload.len() as u64;
-        let machine = contain_snapshot(|| M::load(&payload))
-            .map_err(|e| format!("restore the machine: {e}"))?;
-        let id = header.id();
+    /// A state read from a snapshot file: ours, or Go uhaha's (whose
+    /// payload the machine reads with `Machine::load_go`).
+    fn from_snapshot(from: impl BufRead) -> Result<Loaded<M>, String> {
+        let opened = snapshot_file::open(from)?;
+        let id = opened.header.id();
+        let mut payload = Counted::new(opened.payload);
+        let machine = contain_snapshot(|| match opened.origin {
+            Origin::Uhaha => M::load(&mut payload),
+            Origin::Go => M::load_go(&mut payload),
+        })
+        .map_err(|e| format!("restore the machine: {e}"))?;
+        // Reading to the end checks the compressed stream's checksum, also
+        // behind a machine that did not read all it saved.
+        io::copy(&mut payload, &mut io::sink()).map_err(|e| format!("snapshot payload: {e}"))?;
         let applied = Applied {
             machine,
-            clock: header.clock,
-            last_applied: header.meta.last_log_id,
-            membership: header.meta.last_membership,
+            clock: opened.header.clock,
+            last_applied: opened.header.meta.last_log_id,
+            membership: opened.header.meta.last_membership,
         };
-        Ok(Loaded { applied, id, size })
+        Ok(Loaded {
+            applied,
+            id,
+            size: payload.count,
+        })
     }
 }
+
+/// A state read from another cluster's snapshot file, to restore.
+pub struct Backup<M>(Applied<M>);
 
 /// A state loaded from a snapshot file.
 struct Loaded<M> {
@@ -143,9 +157,9 @@ impl<M: Commands> StateMachineStore<M> {
         metrics: SnapshotMetrics,
     ) -> Result<Self, String> {
         let progress = Arc::new(Progress::default());
-        let applied = match snapshots.newest()? {
-            Some(bytes) => {
-                let loaded = Applied::from_snapshot(&bytes)?;
+        let applied = match snapshots.ids().first() {
+            Some(id) => {
+                let loaded = Applied::from_snapshot(snapshots.reader(id)?)?;
                 tracing::info!("loaded snapshot {}", loaded.id);
                 progress.snapshot_size(loaded.size);
                 loaded.applied
@@ -162,15 +176,18 @@ impl<M: Commands> StateMachineStore<M> {
         })
     }
 
-    /// Replaces the state with one restored from a snapshot file made by
-    /// another cluster (`--restore`): its machine and clock, not its Raft
-    /// position.
-    pub async fn restore(&self, bytes: &[u8]) -> Result<(), String> {
-        let restored = Applied::<M>::from_snapshot(bytes)?.applied;
+    /// Reads a snapshot file made by another cluster, of this project or
+    /// of Go uhaha, for [`StateMachineStore::restore`].
+    pub fn read_backup(from: impl BufRead) -> Result<Backup<M>, String> {
+        Ok(Backup(Applied::from_snapshot(from)?.applied))
+    }
+
+    /// Replaces the state with a backup's (`--restore`): its machine and
+    /// clock, not its Raft position.
+    pub async fn restore(&self, backup: Backup<M>) {
         let mut state = self.state.write().await;
-        state.machine = restored.machine;
-        state.clock = restored.clock;
-        Ok(())
+        state.machine = backup.0.machine;
+        state.clock = backup.0.clock;
     }
 
     /// The shared state, for readers.
@@ -249,16 +266,15 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
         .boxed()
     }
 
-    /// Saves the state as it is now. The machine is serialized under the
-    /// read lock (applies wait meanwhile); the file is written after. Runs
-    /// on a blocking thread: it waits for the lock by blocking. tokio's lock
-    /// is fair, so reads that arrive while an apply waits queue behind it:
-    /// during a save both wait for the serialization (which the streaming
-    /// snapshots of the parity issue move out of the lock).
+    /// Saves the state as it is now: the machine captures a view of it
+    /// under the read lock (applies wait meanwhile: for serde machines the
+    /// encoding, for custom ones their [`crate::Snapshot::view`]), then
+    /// the view saves itself into the file while applies go on. Runs on a
+    /// blocking thread: it waits for the lock and writes by blocking.
     fn build(&self) -> Result<Snapshot, String> {
         self.progress.restart();
         let started = std::time::Instant::now();
-        let (header, payload) = {
+        let (header, mut view) = {
             let state = self.state.blocking_read();
             let meta = SnapshotMeta {
                 last_log_id: state.last_applied,
@@ -268,18 +284,27 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
                 clock: state.clock.clone(),
                 meta,
             };
-            let saved = contain_snapshot(|| state.machine.save()).map_err(|e| e.to_string())?;
-            (header, saved)
+            let view = contain_snapshot(|| state.machine.capture()).map_err(|e| e.to_string())?;
+            (header, view)
         };
-        // Compressed as it streams to the file; openraft gets the file's
-        // bytes, read back once the machine's are dropped.
         let id = &header.id();
-        self.snapshots
-            .write_with(id, |file| snapshot_file::write_to(file, &header, &payload))?;
-        let size = payload.len();
-        drop(payload);
-        self.progress.snapshot_size(size as u64);
-        let bytes = self.snapshots.read(id)?;
+        let mut size = 0;
+        let written = self
+            .snapshots
+            .write_with(id, |file| {
+                size = snapshot_file::write_to(file, &header, |to| {
+                    contain_snapshot(|| view.save(to)).map_err(io::Error::other)
+                })?;
+                Ok(())
+            })
+            // openraft gets the file's bytes, read back once written.
+            .and_then(|()| self.snapshots.read(id));
+        let path = written.as_ref().ok().and_then(|_| self.snapshots.path(id));
+        if let Err(panicked) = contain(|| view.done(path.as_deref())) {
+            tracing::error!("the snapshot view's done {panicked}");
+        }
+        let bytes = written?;
+        self.progress.snapshot_size(size);
         self.metrics.saved.inc();
         self.metrics
             .save_duration
@@ -301,7 +326,7 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
 
     fn install(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<(), String>> {
         async move {
-            let loaded = Applied::<M>::from_snapshot(&bytes)?;
+            let loaded = Applied::<M>::from_snapshot(&bytes[..])?;
             let snapshots = self.snapshots.clone();
             let id = loaded.id.clone();
             let bytes_len = bytes.len();
@@ -321,10 +346,11 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
 
     /// The newest snapshot on disk.
     fn current(&self) -> Result<Option<Snapshot>, String> {
-        let Some(bytes) = self.snapshots.newest()? else {
+        let Some(id) = self.snapshots.ids().into_iter().next() else {
             return Ok(None);
         };
-        let header = snapshot_file::decode_header(&bytes)?;
+        let bytes = self.snapshots.read(&id)?;
+        let header = snapshot_file::open(&bytes[..])?.header;
         Ok(Some(Snapshot {
             meta: header.meta,
             snapshot: bytes,

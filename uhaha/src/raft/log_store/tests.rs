@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::command::{ArgError, Args, CommandTable, Commands, Reply};
+use crate::error::SnapshotError;
 use crate::machine::{Ctx, Machine};
 use crate::raft::snapshot_file::SnapshotDir;
 use crate::raft::{log_id, Batch, StateMachine, StateMachineStore};
@@ -22,11 +23,15 @@ impl Machine for Empty {
     const NAME: &'static str = "empty";
     const VERSION: &'static str = "0";
 
-    fn save(&self) -> Result<Vec<u8>, crate::error::SnapshotError> {
-        Ok(Vec::new())
+    fn capture(&self) -> Result<Box<dyn crate::machine::CapturedView>, SnapshotError> {
+        Ok(Box::new(Vec::new()))
     }
 
-    fn load(_: &[u8]) -> Result<Self, crate::error::SnapshotError> {
+    fn load(_: &mut dyn std::io::BufRead) -> Result<Self, SnapshotError> {
+        Ok(Empty)
+    }
+
+    fn load_go(_: &mut dyn std::io::BufRead) -> Result<Self, SnapshotError> {
         Ok(Empty)
     }
 }
