@@ -114,7 +114,7 @@ pub use command::{
     Intermediate, IntoIntermediate, IntoReply, Reply, ToArg,
 };
 pub use error::{ConfigError, SnapshotError, StartError};
-pub use machine::{Ctx, Machine, Rand, Snapshot, SnapshotView};
+pub use machine::{sds, Ctx, Machine, Rand, Snapshot, SnapshotView};
 pub use node::config::Config;
 pub use node::handle::{Node, NodeBuilder};
 pub use raft::{LogError, Redirect};
@@ -124,6 +124,10 @@ pub use server::hooks::Role;
 pub use server::resp::Limits;
 pub use server::service::{Service, ServiceConn, Sniff};
 pub use tls::Stream;
+/// The `tracing` crate the node logs with, so that commands, services and
+/// hooks log through the node's level and output with no version skew:
+/// `uhaha::tracing::info!("...")`.
+pub use tracing;
 pub use uhaha_macros::machine;
 
 /// What a service's source needs: `use uhaha::prelude::*;`.

@@ -1,12 +1,16 @@
 //! A key-value store with expiring keys, replicated by Raft: uhaha's kvdb
 //! example. See README.md for a walk through a three-node cluster.
 
-use std::collections::{BTreeMap, BTreeSet};
+use imbl::OrdMap;
+use std::collections::BTreeSet;
+use std::io::{BufRead, Write};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 use uhaha::prelude::*;
+use uhaha::sds::{ReadSds, WriteSds};
 
 /// One key's value and times, in Unix nanoseconds of machine time.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone)]
 struct Entry {
     value: Bytes,
     created: u64,
@@ -15,12 +19,81 @@ struct Entry {
 }
 
 /// A key-value store whose keys may expire.
-#[uhaha::machine(name = "kvdb", version = "0.1.0")]
+#[uhaha::machine(name = "kvdb", version = "0.1.0", snapshot = "custom")]
 #[derive(Default)]
 struct Kvdb {
-    keys: BTreeMap<Bytes, Entry>,
-    /// Keys by expiry time, so that a tick finds the expired ones at once.
+    /// The keys, in a persistent B-tree: a snapshot's view is a clone that
+    /// shares every node, and later writes copy only the nodes they change
+    /// (Go's kvdb copies its `tidwall/btree` the same way).
+    keys: OrdMap<Bytes, Entry>,
+    /// Keys by expiry time, so that a tick finds the expired ones at once;
+    /// rebuilt from the keys on a restore.
     expiring: BTreeSet<(u64, Bytes)>,
+}
+
+/// The keys as they were when a snapshot began.
+struct KeysView(OrdMap<Bytes, Entry>);
+
+/// The snapshot is Go uhaha's kvdb format, so that a Go kvdb's snapshot
+/// restores here as it is: a uvarint count, then for each key its name and
+/// value (uvarint length and bytes) and its created and expires times
+/// (8-byte little-endian).
+impl uhaha::SnapshotView for KeysView {
+    fn save(&mut self, to: &mut dyn Write) -> Result<(), uhaha::SnapshotError> {
+        to.write_uvarint(self.0.len() as u64)?;
+        for (key, entry) in self.0.iter() {
+            to.write_bytes(key)?;
+            to.write_bytes(&entry.value)?;
+            to.write_all(&entry.created.to_le_bytes())?;
+            to.write_all(&entry.expires.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn done(self, path: Option<&Path>) {
+        if let Some(path) = path {
+            uhaha::tracing::info!(
+                "kvdb snapshot of {} keys at {}",
+                self.0.len(),
+                path.display()
+            );
+        }
+    }
+}
+
+impl uhaha::Snapshot for Kvdb {
+    type View = KeysView;
+
+    fn view(&self) -> Result<KeysView, uhaha::SnapshotError> {
+        Ok(KeysView(self.keys.clone()))
+    }
+
+    fn restore(from: &mut dyn BufRead) -> Result<Self, uhaha::SnapshotError> {
+        let mut kvdb = Kvdb::default();
+        for _ in 0..from.read_uvarint()? {
+            let key = Bytes::from(from.read_bytes()?);
+            let value = Bytes::from(from.read_bytes()?);
+            let mut times = [0u8; 16];
+            from.read_exact(&mut times)?;
+            let created = u64::from_le_bytes(times[..8].try_into()?);
+            let expires = u64::from_le_bytes(times[8..].try_into()?);
+            if expires > 0 {
+                kvdb.expiring.insert((expires, key.clone()));
+            }
+            let entry = Entry {
+                value,
+                created,
+                expires,
+            };
+            kvdb.keys.insert(key, entry);
+        }
+        Ok(kvdb)
+    }
+
+    /// The same format: a Go kvdb's snapshot.
+    fn restore_go(from: &mut dyn BufRead) -> Result<Self, uhaha::SnapshotError> {
+        Self::restore(from)
+    }
 }
 
 fn nanos(ctx: &Ctx) -> u64 {

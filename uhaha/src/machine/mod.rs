@@ -13,6 +13,7 @@
 //! - no I/O and no global mutable state.
 
 mod contain;
+pub mod sds;
 mod snapshot;
 
 use crate::error::SnapshotError;
