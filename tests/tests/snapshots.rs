@@ -9,6 +9,7 @@ use uhaha_tests::{
 
 const KVDB: &str = env!("CARGO_BIN_EXE_kvdb-node");
 const TICKET: &str = env!("CARGO_BIN_EXE_ticket-node");
+const PANICS: &str = env!("CARGO_BIN_EXE_panics");
 
 fn bytes(value: Value) -> Vec<u8> {
     redis::from_redis_value(value).expect("bytes")
@@ -226,6 +227,38 @@ fn a_custom_snapshot_is_saved_heard_of_and_restored_at_run_time() {
         }
     });
     assert_eq!(cluster.query(0, &["DBSIZE"]).unwrap(), Value::Int(300));
+}
+
+/// openraft ignores a request for a snapshot while it builds one: `RAFT
+/// SNAPSHOT NOW` then waits for that build and asks again, and answers
+/// with a snapshot that covers every write before it (it used to wait for
+/// two minutes and fail).
+#[test]
+fn snapshot_now_during_a_snapshot_waits_for_one_that_covers_it() {
+    let mut cluster = Cluster::start(PANICS, 1, &[]);
+    cluster.query(0, &["SLOW_SAVES", "true"]).unwrap();
+    let addr = cluster.addrs[0].clone();
+    let first = std::thread::spawn(move || {
+        let mut con = redis::Client::open(format!("redis://{addr}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        redis::cmd("RAFT")
+            .arg(&["SNAPSHOT", "NOW"][..])
+            .query::<Value>(&mut con)
+    });
+    cluster.nodes[0]
+        .as_mut()
+        .unwrap()
+        .wait_for_line("saving a slow snapshot");
+    cluster.query(0, &["INCR"]).unwrap();
+    let applied: u64 = cluster.raft_info(0, "applied_index").parse().unwrap();
+    cluster
+        .query(0, &["RAFT", "SNAPSHOT", "NOW"])
+        .expect("a snapshot after the one being built");
+    let covered: u64 = cluster.raft_info(0, "last_snapshot_index").parse().unwrap();
+    assert!(covered >= applied, "{covered} < {applied}");
+    first.join().unwrap().expect("the first snapshot");
 }
 
 #[test]

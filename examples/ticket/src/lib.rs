@@ -14,6 +14,9 @@ mod http;
 #[uhaha::machine(name = "ticket", version = "0.1.0")]
 #[derive(Default)]
 pub struct Ticket {
+    /// Named as in Go's ticket, whose JSON snapshots (`{"Ticket":N}`) then
+    /// restore here (`--restore`); bincode ignores the name.
+    #[serde(rename = "Ticket")]
     ticket: i64,
 }
 

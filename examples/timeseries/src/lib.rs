@@ -3,16 +3,18 @@
 //! cluster.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufRead;
 use std::time::UNIX_EPOCH;
 use uhaha::duration;
 use uhaha::prelude::*;
+use uhaha::sds::{ReadSds, WriteSds};
 
 /// Seven days, the retention a new store starts with.
 const WEEK: i64 = 7 * 24 * 3600 * 1_000_000_000;
 
 /// Measurements of points: each point a timestamp (Unix nanoseconds) and
 /// its fields.
-#[uhaha::machine(name = "timeseries", version = "0.0.1")]
+#[uhaha::machine(name = "timeseries", version = "0.0.1", snapshot = "custom")]
 struct Timeseries {
     series: BTreeMap<String, BTreeSet<(i64, String)>>,
     total_sets: u64,
@@ -29,6 +31,55 @@ impl Default for Timeseries {
             total_dels: 0,
             retain: WEEK,
         }
+    }
+}
+
+/// The snapshot is Go uhaha's timeseries format, so that a Go timeseries'
+/// snapshot restores as it is: uvarint total sets and total deletes, the
+/// retention as a zig-zag varint, a uvarint point count, then each point
+/// as its measurement and its key, `<%020d timestamp> <fields>` (uvarint
+/// length and bytes). The view is those bytes, encoded while writes wait
+/// (as Go's JSON snapshots are): simple, for a store this size.
+impl uhaha::Snapshot for Timeseries {
+    type View = Vec<u8>;
+
+    fn view(&self) -> Result<Vec<u8>, uhaha::SnapshotError> {
+        let mut out = Vec::new();
+        out.write_uvarint(self.total_sets)?;
+        out.write_uvarint(self.total_dels)?;
+        out.write_varint(self.retain)?;
+        let points: usize = self.series.values().map(BTreeSet::len).sum();
+        out.write_uvarint(points as u64)?;
+        for (measurement, points) in &self.series {
+            for (ts, fields) in points {
+                out.write_bytes(measurement.as_bytes())?;
+                out.write_bytes(format!("{ts:020} {fields}").as_bytes())?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn restore(from: &mut dyn BufRead) -> Result<Self, uhaha::SnapshotError> {
+        let mut store = Timeseries {
+            total_sets: from.read_uvarint()?,
+            total_dels: from.read_uvarint()?,
+            retain: from.read_varint()?,
+            series: BTreeMap::new(),
+        };
+        for _ in 0..from.read_uvarint()? {
+            let measurement = String::from_utf8(from.read_bytes()?)?;
+            let key = String::from_utf8(from.read_bytes()?)?;
+            let (ts, fields) = key.split_once(' ').ok_or("a point without fields")?;
+            let ts = ts.parse().map_err(|_| format!("a bad timestamp {ts:?}"))?;
+            let points = store.series.entry(measurement).or_default();
+            points.insert((ts, fields.to_string()));
+        }
+        Ok(store)
+    }
+
+    /// The same format: a Go timeseries' snapshot.
+    fn restore_go(from: &mut dyn BufRead) -> Result<Self, uhaha::SnapshotError> {
+        Self::restore(from)
     }
 }
 

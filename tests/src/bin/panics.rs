@@ -1,6 +1,7 @@
 //! A test service whose code panics on demand: in a write (after it has
 //! changed the state), a read, an intermediate, the tick and the snapshot
-//! save. A node must answer each with an error and go on serving.
+//! save. A node must answer each with an error and go on serving. Its
+//! snapshot saves can also be made slow, as on a slow disk.
 
 use uhaha::prelude::*;
 
@@ -12,14 +13,34 @@ struct Panics {
     ticks: u64,
     panicking_ticks: bool,
     failing_saves: bool,
+    slow_saves: bool,
+}
+
+/// The counts, and whether to take a second to save them.
+struct CountsView {
+    text: String,
+    slow: bool,
+}
+
+impl uhaha::SnapshotView for CountsView {
+    fn save(&mut self, to: &mut dyn std::io::Write) -> Result<(), uhaha::SnapshotError> {
+        if self.slow {
+            uhaha::tracing::info!("saving a slow snapshot");
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        Ok(to.write_all(self.text.as_bytes())?)
+    }
 }
 
 impl uhaha::Snapshot for Panics {
-    type View = Vec<u8>;
+    type View = CountsView;
 
-    fn view(&self) -> Result<Vec<u8>, uhaha::SnapshotError> {
+    fn view(&self) -> Result<CountsView, uhaha::SnapshotError> {
         assert!(!self.failing_saves, "the save was told to fail");
-        Ok(format!("{} {}", self.count, self.ticks).into_bytes())
+        Ok(CountsView {
+            text: format!("{} {}", self.count, self.ticks),
+            slow: self.slow_saves,
+        })
     }
 
     fn restore(from: &mut dyn std::io::BufRead) -> Result<Self, uhaha::SnapshotError> {
@@ -87,6 +108,12 @@ impl Panics {
     #[write]
     fn failing_saves(&mut self, on: bool) {
         self.failing_saves = on;
+    }
+
+    /// Makes snapshot saves take a second, or not.
+    #[write]
+    fn slow_saves(&mut self, on: bool) {
+        self.slow_saves = on;
     }
 
     #[tick]

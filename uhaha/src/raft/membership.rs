@@ -375,19 +375,30 @@ impl Cluster {
         let applied = super::metrics(&self.raft).last_applied;
         let mut failures = self.snapshot_failures.clone();
         failures.mark_unchanged();
-        self.raft
-            .trigger()
-            .snapshot()
-            .await
-            .map_err(|e| e.to_string())?;
-        let wait = self.raft.wait(Some(Duration::from_secs(120)));
-        let taken = wait.metrics(|m| m.snapshot >= applied, "snapshot taken");
-        tokio::select! {
-            taken = taken => taken.map(|_| ()).map_err(|e| format!("snapshot: {e}")),
-            Ok(()) = failures.changed() => {
-                let failure = failures.borrow().clone().unwrap_or_default();
-                Err(format!("snapshot failed: {failure}"))
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let before = super::metrics(&self.raft).snapshot;
+            if before >= applied {
+                return Ok(());
             }
+            self.raft
+                .trigger()
+                .snapshot()
+                .await
+                .map_err(|e| e.to_string())?;
+            // openraft ignores the trigger while a snapshot is being built:
+            // wait for the next snapshot, whichever it is, and ask again if
+            // it does not cover what was applied when this was asked.
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let wait = self.raft.wait(Some(left));
+            let next = wait.metrics(|m| m.snapshot != before, "snapshot taken");
+            tokio::select! {
+                next = next => next.map_err(|e| format!("snapshot: {e}"))?,
+                Ok(()) = failures.changed() => {
+                    let failure = failures.borrow().clone().unwrap_or_default();
+                    return Err(format!("snapshot failed: {failure}"));
+                }
+            };
         }
     }
 

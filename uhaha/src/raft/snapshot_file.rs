@@ -255,6 +255,40 @@ impl<R: BufRead> BufRead for Counted<R> {
     }
 }
 
+/// A file that is fsynced after every few megabytes written, as Redis
+/// writes its RDB and AOF files (`rdb-save-incremental-fsync`): the disk
+/// takes a large snapshot in small steps instead of one burst at the end,
+/// which would hold up the log's fsyncs behind it, and so the writes.
+struct SyncingFile {
+    file: std::fs::File,
+    unsynced: usize,
+}
+
+impl SyncingFile {
+    /// How much is written between two fsyncs.
+    const STEP: usize = 4 << 20;
+
+    fn new(file: std::fs::File) -> SyncingFile {
+        SyncingFile { file, unsynced: 0 }
+    }
+}
+
+impl Write for SyncingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.unsynced += n;
+        if self.unsynced >= Self::STEP {
+            self.file.sync_data()?;
+            self.unsynced = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// A snapshot as `RAFT SNAPSHOT LIST` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
@@ -318,22 +352,23 @@ impl SnapshotDir {
         self.write_with(id, |file| file.write_all(bytes))
     }
 
-    /// Writes a snapshot durably with `fill`: a temporary file, fsynced,
-    /// renamed, and the directory fsynced. Then drops all but the newest
-    /// few.
+    /// Writes a snapshot durably with `fill`: a temporary file, fsynced
+    /// as it grows and at the end, renamed, and the directory fsynced.
+    /// Then drops all but the newest few.
     pub fn write_with(
         &self,
         id: &str,
-        fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+        fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> Result<(), String> {
         let path = self
             .path(id)
             .ok_or_else(|| format!("invalid snapshot id {id:?}"))?;
         let tmp = path.with_extension("snap.tmp");
-        let write = || -> std::io::Result<()> {
-            let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-            fill(&mut file)?;
-            let file = file.into_inner().map_err(|e| e.into_error())?;
+        let write = || -> io::Result<()> {
+            let file = SyncingFile::new(std::fs::File::create(&tmp)?);
+            let mut out = io::BufWriter::with_capacity(1 << 16, file);
+            fill(&mut out)?;
+            let file = out.into_inner().map_err(|e| e.into_error())?.file;
             file.sync_all()?;
             std::fs::rename(&tmp, &path)?;
             std::fs::File::open(&self.dir)?.sync_all()

@@ -292,7 +292,7 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
         let written = self
             .snapshots
             .write_with(id, |file| {
-                size = snapshot_file::write_to(file, &header, |to| {
+                size = snapshot_file::write_to(&mut { file }, &header, |to| {
                     contain_snapshot(|| view.save(to)).map_err(io::Error::other)
                 })?;
                 Ok(())
