@@ -310,18 +310,17 @@ pub fn init_logging(logging: &Logging) {
 /// with `rust_log`'s directives on top; when they do not parse, the
 /// level's alone and why.
 fn log_targets(level: &str, rust_log: Option<&str>) -> Option<Result<Targets, (Targets, String)>> {
-    let filter = match level {
-        "debug" | "verbose" | "verb" => tracing::Level::DEBUG,
-        "notice" | "info" => tracing::Level::INFO,
-        "warning" | "warn" => tracing::Level::WARN,
+    use tracing::Level;
+    // openraft narrates every step at INFO and more at DEBUG: `verb` (Go
+    // uhaha's level between info and debug) shows the node's and the
+    // service's debug lines with openraft's narration, `debug` openraft's
+    // debug lines too, and the others keep openraft to warnings.
+    let (filter, raft_level) = match level {
+        "debug" => (Level::DEBUG, Level::DEBUG),
+        "verbose" | "verb" => (Level::DEBUG, Level::INFO),
+        "notice" | "info" => (Level::INFO, Level::WARN),
+        "warning" | "warn" => (Level::WARN, Level::WARN),
         _ => return None,
-    };
-    // openraft narrates every step at INFO; keep it to warnings unless
-    // debugging.
-    let raft_level = if filter == tracing::Level::DEBUG {
-        filter
-    } else {
-        tracing::Level::WARN
     };
     let base = Targets::new()
         .with_target("openraft", raft_level)
@@ -374,6 +373,10 @@ mod tests {
             targets.would_enable(target, &at)
         };
         assert!(!on("info", None, "openraft::core", Level::INFO));
+        assert!(on("verb", None, "openraft::core", Level::INFO));
+        assert!(!on("verb", None, "openraft::core", Level::DEBUG));
+        assert!(on("verb", None, "uhaha::raft", Level::DEBUG));
+        assert!(on("debug", None, "openraft::core", Level::DEBUG));
         assert!(on("info", None, "uhaha::raft", Level::INFO));
         assert!(!on("info", None, "uhaha::raft", Level::DEBUG));
         assert!(on(

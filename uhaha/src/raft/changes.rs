@@ -18,7 +18,7 @@ struct Told {
     state: ServerState,
     term: u64,
     leader: Option<NodeId>,
-    /// The log id of the membership in force: a new one is a change.
+    /// The log id of the membership in force: a new one may be a change.
     membership: Option<LogId>,
 }
 
@@ -40,12 +40,13 @@ pub fn watch(raft: Raft, leader_changes: Counter, tasks: &Tasks) {
     let mut changes = raft.metrics();
     tasks.spawn(async move {
         let mut last: Option<Told> = None;
+        let mut members = String::new();
         loop {
             let now = {
                 let metrics = changes.borrow_and_update();
                 let now = Told::of(&metrics);
                 if last != Some(now) {
-                    tell(last, now, &metrics, &leader_changes);
+                    tell(last, now, &metrics, &leader_changes, &mut members);
                 }
                 now
             };
@@ -58,7 +59,16 @@ pub fn watch(raft: Raft, leader_changes: Counter, tasks: &Tasks) {
 }
 
 /// Logs what changed from `last` to `now`, which `metrics` shows.
-fn tell(last: Option<Told>, now: Told, metrics: &Metrics, leader_changes: &Counter) {
+/// `members` is the membership last logged: a new membership entry with
+/// the same members (the joint step of a change, then its uniform step, or
+/// a learner's copy of an entry it had) is not told again.
+fn tell(
+    last: Option<Told>,
+    now: Told,
+    metrics: &Metrics,
+    leader_changes: &Counter,
+    members: &mut String,
+) {
     let changed = |differs: &dyn Fn(&Told) -> bool| last.as_ref().is_none_or(differs);
     if changed(&|l| l.state != now.state || l.term != now.term) {
         let role = format!("{:?}", now.state).to_lowercase();
@@ -76,6 +86,10 @@ fn tell(last: Option<Told>, now: Told, metrics: &Metrics, leader_changes: &Count
             .map(|(id, _)| *id)
             .filter(|id| !voters.contains(id))
             .collect();
-        tracing::info!("members: voters {voters:?}, learners {learners:?}");
+        let told = format!("voters {voters:?}, learners {learners:?}");
+        if *members != told {
+            tracing::info!("members: {told}");
+            *members = told;
+        }
     }
 }
