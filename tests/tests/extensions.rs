@@ -169,3 +169,46 @@ fn pipelined_intermediates_see_their_connection_and_keep_reply_order() {
     assert_eq!(replies[3], Value::Okay);
     assert_eq!(whoami(&replies[4]), whoami(&replies[1]));
 }
+
+/// A `serve()` program hears when its node's directory is ready (and puts
+/// a file of its own there) and when the node serves (and writes through
+/// its own node, from a follower too).
+#[test]
+fn a_program_hears_of_its_data_dir_and_starts_work_when_its_node_serves() {
+    let cluster = Cluster::start(REWRITES, 2, &[]);
+    for id in ["1", "2"] {
+        assert_eq!(value_on(&cluster, 0, &format!("started:{id}")), id);
+        let file = cluster
+            .dir
+            .path()
+            .join("rewrites")
+            .join(id)
+            .join("program.txt");
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "the program's own file"
+        );
+    }
+}
+
+/// A build id follows the version in `-v`, `VERSION` and the start log.
+#[test]
+fn a_build_id_follows_the_version() {
+    let out = std::process::Command::new(REWRITES)
+        .arg("-v")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "rewrites version 0.0.1 (rewrites-build-7)\n"
+    );
+    let mut cluster = Cluster::start(REWRITES, 1, &[]);
+    assert_eq!(
+        cluster.string(0, &["VERSION"]),
+        "rewrites version 0.0.1 (rewrites-build-7)"
+    );
+    cluster.nodes[0]
+        .as_mut()
+        .unwrap()
+        .has_logged("starting rewrites version 0.0.1 (rewrites-build-7)");
+}

@@ -132,3 +132,21 @@ fn monitor_streams_commands_and_a_stalled_monitor_slows_nothing() {
         "{out:?}"
     );
 }
+
+/// The ticket program's own `--no-http` flag leaves its HTTP front end
+/// out: the node's probes still answer, a ticket request over HTTP does
+/// not run.
+#[test]
+fn the_no_http_flag_of_the_ticket_program_leaves_http_out() {
+    let cluster = Cluster::start(TICKET, 1, &["--no-http"]);
+    let addr = &cluster.addrs[0];
+    assert_eq!(get(addr, "/livez", None).0, 200);
+    let request = format!("GET /TICKET HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let (reply, _) = raw(addr.parse().unwrap(), request.as_bytes(), PATIENCE);
+    assert!(
+        !String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    assert_eq!(cluster.string(0, &["LAST"]), "0");
+}

@@ -83,6 +83,7 @@ fn help_flag_lists_commands_and_version_flag_prints_version() {
         .unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.starts_with("ticket version: 0.1.0\n"), "{help}");
     for needle in [
         "Usage: ticket [-n id] [-a addr] [options]",
         "--tls-cert",
@@ -97,6 +98,8 @@ fn help_flag_lists_commands_and_version_flag_prints_version() {
         "Returns a new ticket, at least one greater than the previous one.",
         "LAST",
         "PING [message]",
+        "ticket options:",
+        "--no-http",
     ] {
         assert!(help.contains(needle), "-h lacks {needle:?}:\n{help}");
     }

@@ -108,6 +108,10 @@ mod tasks;
 mod tls;
 
 pub use bytes::Bytes;
+/// The `clap` crate of uhaha's command line, for a program's own flags
+/// (`use uhaha::clap;` then `#[derive(clap::Args)]`; see
+/// [`NodeBuilder::command_line`]).
+pub use clap;
 pub use client::{Client, ClientBuilder, ClientError, ReplyError};
 pub use command::{
     command_names, ArgError, ArrayElement, ErrorCode, FromArg, FromReply, FromReplyError,
@@ -116,7 +120,7 @@ pub use command::{
 pub use error::{ConfigError, SnapshotError, StartError};
 pub use machine::{sds, Ctx, Machine, Rand, Snapshot, SnapshotView};
 pub use node::config::Config;
-pub use node::handle::{Node, NodeBuilder};
+pub use node::handle::{Node, NodeBuilder, Serving};
 pub use raft::{LogError, Redirect};
 pub use rand_core::RngCore;
 pub use server::conn::{Conn, ConnData};

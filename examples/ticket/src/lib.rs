@@ -8,6 +8,8 @@
 
 mod http;
 
+use uhaha::clap;
+
 /// A service for monotonically increasing tickets. Public, like its
 /// generated `TicketClient`, so that programs (and the black-box tests)
 /// that include this file can talk to a cluster in types.
@@ -36,8 +38,27 @@ impl Ticket {
     }
 }
 
+/// The ticket program's own flags, under "ticket options" in `-h`.
+#[derive(clap::Args)]
+struct Flags {
+    /// Serve Redis clients and peers only, no HTTP front end
+    #[arg(long = "no-http")]
+    no_http: bool,
+}
+
 /// Runs a node of the ticket service with uhaha's command line; the HTTP
-/// front end shares the port with Redis clients and peers.
+/// front end shares the port with Redis clients and peers unless
+/// `--no-http`. A build made with `TICKET_BUILD_ID` set (a git commit,
+/// say) shows it after the version.
 pub fn serve() -> ! {
-    uhaha::Node::<Ticket>::builder().service(http::Http).serve()
+    let mut builder = uhaha::Node::<Ticket>::builder();
+    if let Some(id) = option_env!("TICKET_BUILD_ID") {
+        builder = builder.build_id(id);
+    }
+    let (builder, flags) = builder.command_line::<Flags>();
+    if flags.no_http {
+        builder.serve()
+    } else {
+        builder.service(http::Http).serve()
+    }
 }

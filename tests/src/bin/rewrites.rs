@@ -1,6 +1,9 @@
 //! A test service for `#[intermediate]` commands and command rewriting:
 //! commands that rewrite into each other, into reads and writes, into
-//! nothing, and one that reports the connection it came from.
+//! nothing, and one that reports the connection it came from. Its program
+//! leaves a file in the node's directory when it is ready, and sets
+//! `started:<id>` through its own node once the node serves. Its version
+//! carries a build id.
 
 use std::collections::BTreeMap;
 use uhaha::prelude::*;
@@ -64,5 +67,18 @@ impl Rewrites {
 }
 
 fn main() {
-    Rewrites::serve();
+    uhaha::Node::<Rewrites>::builder()
+        .build_id("rewrites-build-7")
+        .on_data_dir(|dir| {
+            std::fs::write(dir.join("program.txt"), "the program's own file").unwrap();
+        })
+        .on_serving(|node| {
+            tokio::spawn(async move {
+                let mut client = node.client().await.unwrap();
+                let id = node.id().to_string();
+                let key = format!("started:{id}");
+                client.call(&["SET", &key, &id]).await.unwrap();
+            });
+        })
+        .serve()
 }

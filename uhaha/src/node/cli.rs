@@ -23,9 +23,11 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// The flags. Help texts follow uhaha's usage screen.
+/// The flags. Help texts follow uhaha's usage screen. No argument group of
+/// its own: its name would clash with a program's flags named `Flags`.
 #[derive(Debug, Parser)]
 #[command(disable_help_flag = true, disable_version_flag = true)]
+#[group(skip)]
 struct Flags {
     /// Display version
     #[arg(short = 'v', action = ArgAction::SetTrue, help_heading = "Basic options")]
@@ -210,26 +212,42 @@ struct Flags {
 }
 
 /// What the command line asks for.
-pub enum Invocation {
-    /// Run a node with this config, logging as asked.
-    Run(Box<Config>, Logging),
+pub enum Invocation<A> {
+    /// Run a node with this config, logging as asked, and the program's
+    /// own flags.
+    Run(Box<Config>, Logging, A),
     /// Print the version (`-v`).
     Version,
 }
 
+/// No flags of the program's own.
+#[derive(clap::Args)]
+pub struct NoFlags {}
+
 /// Parses the process's arguments, as uhaha does: the config of a node to
-/// run, a request for the version, or clap's error (which also carries
-/// `-h`'s help screen).
-pub fn parse<M: Machine>(table: &CommandTable) -> Result<Invocation, clap::Error> {
-    let command = Flags::command()
-        .name(M::NAME)
-        .about(format!("{} version: {}", M::NAME, M::VERSION))
-        .override_usage(format!("{} [-n id] [-a addr] [options]", M::NAME))
-        .after_help(commands_section(table));
-    let flags = Flags::from_arg_matches(&command.try_get_matches()?)?;
+/// run and the program's own flags `A` (shown in `-h` under
+/// "<name> options"), a request for the version, or clap's error (which
+/// also carries `-h`'s help screen). `version` is the version line.
+pub fn parse<M: Machine, A: clap::Args>(
+    table: &CommandTable,
+    version: &str,
+) -> Result<Invocation<A>, clap::Error> {
+    let about = version.replacen(" version ", " version: ", 1);
+    // The program's flags first: a doc comment on their struct would
+    // otherwise replace the about line.
+    let command =
+        A::augment_args(Flags::command().next_help_heading(format!("{} options", M::NAME)))
+            .name(M::NAME)
+            .about(about)
+            .long_about(None)
+            .override_usage(format!("{} [-n id] [-a addr] [options]", M::NAME))
+            .after_help(commands_section(table));
+    let matches = command.try_get_matches()?;
+    let flags = Flags::from_arg_matches(&matches)?;
     if flags.version {
         return Ok(Invocation::Version);
     }
+    let program = A::from_arg_matches(&matches)?;
     let config = Config {
         id: flags.id,
         addr: flags.addr,
@@ -261,7 +279,7 @@ pub fn parse<M: Machine>(table: &CommandTable) -> Result<Invocation, clap::Error
         level: flags.level,
         json: flags.log_format == "json",
     };
-    Ok(Invocation::Run(Box::new(config), logging))
+    Ok(Invocation::Run(Box::new(config), logging, program))
 }
 
 /// An address to advertise: `host:port`, as uhaha requires.

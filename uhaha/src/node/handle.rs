@@ -7,10 +7,10 @@ use super::start;
 use crate::client::{Client, ClientError};
 use crate::command::{CommandTable, Commands};
 use crate::error::StartError;
-use crate::node::cli::Invocation;
+use crate::node::cli::{Invocation, NoFlags};
 use crate::server::conn::{Conn, ConnData};
 use crate::server::hooks::Role;
-use crate::server::service::Service;
+use crate::server::service::{LocalNode, Service};
 use crate::server::{Extensions, Server};
 use std::marker::PhantomData;
 use std::net::SocketAddr;
@@ -45,6 +45,10 @@ use std::sync::Arc;
 pub struct NodeBuilder<M> {
     config: Option<Config>,
     extensions: Extensions,
+    on_data_dir: Option<start::DataDirHook>,
+    on_serving: Option<Box<dyn FnOnce(Serving) + Send>>,
+    /// The config came from [`NodeBuilder::command_line`].
+    from_command_line: bool,
     machine: PhantomData<fn() -> M>,
 }
 
@@ -53,6 +57,9 @@ impl<M: Commands> Default for NodeBuilder<M> {
         NodeBuilder {
             config: None,
             extensions: Extensions::default(),
+            on_data_dir: None,
+            on_serving: None,
+            from_command_line: false,
             machine: PhantomData,
         }
     }
@@ -114,39 +121,134 @@ impl<M: Commands> NodeBuilder<M> {
         self
     }
 
+    /// Runs `hook` with the node's own directory (`<dir>/<name>/<id>`)
+    /// once it exists, before the node opens its log and snapshots in it:
+    /// for files of the program's own (Go uhaha's `DataDirReady`).
+    pub fn on_data_dir(mut self, hook: impl FnOnce(&std::path::Path) + Send + 'static) -> Self {
+        self.on_data_dir = Some(Box::new(hook));
+        self
+    }
+
+    /// Runs `hook` once the node is ready for commands, on the node's
+    /// runtime (Go uhaha's `ServerReady`): a `serve()` program starts its
+    /// background work against its own node here. The hook must not
+    /// block; it spawns what takes time (`tokio::spawn`).
+    ///
+    /// ```no_run
+    /// # #[uhaha::machine(name = "ticket", version = "0.1.0")]
+    /// # #[derive(Default)]
+    /// # struct Ticket { ticket: i64 }
+    /// # #[uhaha::machine]
+    /// # impl Ticket {
+    /// #     #[write]
+    /// #     fn ticket(&mut self) -> i64 { self.ticket += 1; self.ticket }
+    /// # }
+    /// uhaha::Node::<Ticket>::builder()
+    ///     .on_serving(|node| {
+    ///         tokio::spawn(async move {
+    ///             let mut client = node.client().await?;
+    ///             let first = client.call(&["TICKET"]).await?;
+    ///             uhaha::tracing::info!("ticket at start: {first:?}");
+    ///             Ok::<_, uhaha::ClientError>(())
+    ///         });
+    ///     })
+    ///     .serve()
+    /// ```
+    pub fn on_serving(mut self, hook: impl FnOnce(Serving) + Send + 'static) -> Self {
+        self.on_serving = Some(Box::new(hook));
+        self
+    }
+
     /// Starts the node and returns once it is ready for commands: it has
     /// joined or bootstrapped its cluster, a leader is known and its log
     /// is applied.
     pub async fn start(self) -> Result<Node<M>, StartError> {
         let config = self.config.unwrap_or_default();
         let id = config.id;
-        let shared = start::start::<M>(config, self.extensions).await?;
-        Ok(Node { shared, id })
+        let shared = start::start::<M>(config, self.extensions, self.on_data_dir).await?;
+        let node = Node { shared, id };
+        if let Some(hook) = self.on_serving {
+            hook(node.serving());
+        }
+        Ok(node)
     }
 
-    /// Runs the node with uhaha's command line (which replaces any
-    /// config set here) until a signal or `SHUTDOWN` stops it. Never
-    /// returns.
+    /// The program's build id (a git commit, say), shown after its
+    /// version in `-v`, `VERSION` and the start log (Go uhaha's `GitSHA`).
+    /// Set it before [`NodeBuilder::command_line`].
+    pub fn build_id(mut self, id: impl Into<String>) -> Self {
+        self.extensions.build_id = Some(id.into());
+        self
+    }
+
+    /// Parses the command line now: uhaha's flags and the program's own
+    /// `A`, a [`clap::Args`] struct shown in `-h` under "<name> options".
+    /// Returns the builder, set to run with the flags' config (its logging
+    /// started), and the program's flags, to use before it
+    /// [serves](NodeBuilder::serve). Like `serve()`, it exits the process
+    /// after `-h` or `-v` (status 0) and for a command line clap refuses
+    /// (status 2).
     ///
-    /// This is the one place that exits the process: with status 0 after
-    /// `-h`, `-v` or a clean stop, 2 for a command line clap refuses, and
-    /// 1 when the node cannot start (the error is logged).
-    pub fn serve(mut self) -> ! {
+    /// ```no_run
+    /// # #[uhaha::machine(name = "ticket", version = "0.1.0")]
+    /// # #[derive(Default)]
+    /// # struct Ticket { ticket: i64 }
+    /// # #[uhaha::machine]
+    /// # impl Ticket {
+    /// #     #[write]
+    /// #     fn ticket(&mut self) -> i64 { self.ticket += 1; self.ticket }
+    /// # }
+    /// use uhaha::clap;
+    ///
+    /// /// The program's own flags.
+    /// #[derive(clap::Args)]
+    /// struct Greeting {
+    ///     /// What to say at start
+    ///     #[arg(long, default_value = "hello")]
+    ///     greeting: String,
+    /// }
+    ///
+    /// let (builder, flags) = uhaha::Node::<Ticket>::builder()
+    ///     .build_id("3f2a9c1")
+    ///     .command_line::<Greeting>();
+    /// uhaha::tracing::info!("{}", flags.greeting);
+    /// builder.serve()
+    /// ```
+    pub fn command_line<A: clap::Args>(mut self) -> (Self, A) {
         let table = CommandTable::new(M::COMMANDS);
-        match crate::node::cli::parse::<M>(&table) {
-            Ok(Invocation::Run(config, logging)) => {
+        let version = crate::node::version_line::<M>(self.extensions.build_id.as_deref());
+        match crate::node::cli::parse::<M, A>(&table, &version) {
+            Ok(Invocation::Run(config, logging, flags)) => {
                 crate::node::cli::init_logging(&logging);
                 self.config = Some(*config);
+                self.from_command_line = true;
+                (self, flags)
             }
             Ok(Invocation::Version) => {
-                println!("{} version {}", M::NAME, M::VERSION);
+                println!("{version}");
                 std::process::exit(0);
             }
             Err(e) => e.exit(),
         }
+    }
+
+    /// Runs the node with uhaha's command line (which replaces any config
+    /// set here; see also [`NodeBuilder::command_line`]) until a signal or
+    /// `SHUTDOWN` stops it. Never returns.
+    ///
+    /// It exits the process: with status 0 after `-h`, `-v` or a clean
+    /// stop, 2 for a command line clap refuses, and 1 when the node cannot
+    /// start (the error is logged).
+    pub fn serve(self) -> ! {
+        let builder = if self.from_command_line {
+            self
+        } else {
+            self.command_line::<NoFlags>().0
+        };
         let code = runtime().block_on(async {
-            tracing::warn!("starting {} version {}", M::NAME, M::VERSION);
-            match self.start().await {
+            let version = crate::node::version_line::<M>(builder.extensions.build_id.as_deref());
+            tracing::warn!("starting {version}");
+            match builder.start().await {
                 Ok(node) => {
                     node.run_until_stopped().await;
                     0
@@ -207,8 +309,17 @@ impl<M: Commands> Node<M> {
     /// own secret. On a follower, writes are sent on to the leader (over
     /// the network), as [`Client`] does.
     pub async fn client(&self) -> Result<Client, ClientError> {
-        let auth = self.shared.settings.auth.as_deref();
-        self.shared.local_node().client(auth).await
+        self.serving().client().await
+    }
+
+    /// A handle on this node that outlives the borrow: see [`Serving`].
+    fn serving(&self) -> Serving {
+        Serving {
+            addr: self.addr(),
+            id: self.id,
+            auth: self.shared.settings.auth.clone(),
+            local: self.shared.local_node(),
+        }
     }
 
     /// Waits for SIGINT (Ctrl-C), SIGTERM or a client's `SHUTDOWN`, then
@@ -231,6 +342,34 @@ impl<M: Commands> Node<M> {
         self.shared.lifecycle.stopping();
         self.shared.cluster.hand_over().await;
         self.shared.stop().await;
+    }
+}
+
+/// A serving node, as [`NodeBuilder::on_serving`] hands it to the program:
+/// its address and id, and clients of it. It does not keep the node
+/// running; once the node stops, [`Serving::client`] fails.
+#[derive(Clone)]
+pub struct Serving {
+    addr: SocketAddr,
+    id: u64,
+    auth: Option<String>,
+    local: LocalNode,
+}
+
+impl Serving {
+    /// The address the node listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The node's id in its cluster.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// A client of the node without a socket, as [`Node::client`].
+    pub async fn client(&self) -> Result<Client, ClientError> {
+        self.local.client(self.auth.as_deref()).await
     }
 }
 

@@ -29,6 +29,7 @@ use tokio::sync::Notify;
 pub(crate) async fn start<M: Commands>(
     config: Config,
     extensions: Extensions,
+    on_data_dir: Option<DataDirHook>,
 ) -> Result<Arc<Server<M>>, StartError> {
     config.validate()?;
     let tls = match (&config.tls_cert, &config.tls_key) {
@@ -47,6 +48,9 @@ pub(crate) async fn start<M: Commands>(
         path: dir.clone(),
         source,
     })?;
+    if let Some(hook) = on_data_dir {
+        hook(&dir);
+    }
     let old_log = dir.join("raft.redb");
     if old_log.exists() {
         return Err(StartError::OldLog(old_log));
@@ -204,6 +208,9 @@ async fn join_or_bootstrap<M: Commands>(
     }
     Ok(())
 }
+
+/// What [`crate::NodeBuilder::on_data_dir`] runs.
+pub type DataDirHook = Box<dyn FnOnce(&std::path::Path) + Send>;
 
 /// Reads a `--restore` file (ours, or Go uhaha's), which only a brand-new
 /// node may use. It is read whole before the node's directory is made, so

@@ -186,7 +186,9 @@ impl<M: Commands> Server<M> {
                 Ok(()) => Reply::ok(),
                 Err(why) => ErrorCode::ClusterDown.reply(format_args!("not ready: {why}")),
             },
-            Builtin::Version => Reply::bulk(format!("{} version {}", M::NAME, M::VERSION)),
+            Builtin::Version => Reply::bulk(crate::node::version_line::<M>(
+                self.extensions.build_id.as_deref(),
+            )),
             Builtin::Barrier => {
                 self.write("BARRIER", cmd, queue).await;
                 return Flow::Continue;

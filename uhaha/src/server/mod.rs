@@ -56,6 +56,8 @@ pub struct Settings {
 pub struct Extensions {
     pub hooks: Hooks,
     pub services: Vec<Arc<dyn Service>>,
+    /// The program's build id, shown after its version.
+    pub build_id: Option<String>,
 }
 
 /// The server side of a node: what its connections share. The node builds
