@@ -249,3 +249,67 @@ fn silent_and_stalled_connections_are_closed_while_others_are_served() {
         "an active client stays"
     );
 }
+
+/// `uhaha::Client` and the generated typed clients over TLS, with the
+/// cluster's auth: from a follower, redirected to the TLS leader; a client
+/// that does not trust the cluster's CA, or has no CA file, fails clearly.
+#[test]
+fn the_rust_clients_speak_tls_with_auth_and_follow_redirects_to_a_tls_leader() {
+    let pki = Pki::new();
+    let dir = data_dir();
+    let first = start(&pki, &dir, 1, None, &["--auth", "s3cret"]);
+    let leader = first.addr.to_string();
+    let others: Vec<NodeProcess> = (2..=3)
+        .map(|id| start(&pki, &dir, id, Some(&leader), &["--auth", "s3cret"]))
+        .collect();
+    let follower = others[0].addr.to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut client = uhaha::Client::builder()
+            .tls_ca_file(pki.path("ca.pem"))
+            .auth("s3cret")
+            .connect(&follower)
+            .await
+            .unwrap();
+        assert_eq!(
+            client.call(&["TICKET"]).await.unwrap(),
+            uhaha::Reply::Integer(1)
+        );
+        assert_eq!(
+            client.addr(),
+            Some(leader.as_str()),
+            "followed to the leader"
+        );
+
+        let typed = uhaha::Client::builder()
+            .tls_ca_file(pki.path("ca.pem"))
+            .auth("s3cret")
+            .connect(&follower)
+            .await
+            .unwrap();
+        let mut typed = ticket::TicketClient::from(typed);
+        assert_eq!(typed.ticket().await.unwrap(), 2);
+        assert_eq!(typed.last().await.unwrap(), 2);
+
+        // A CA that did not sign the nodes' certificates.
+        let stranger = Pki::new();
+        let refused = uhaha::Client::builder()
+            .tls_ca_file(stranger.path("ca.pem"))
+            .auth("s3cret")
+            .retry_for(Duration::from_millis(300))
+            .connect(&leader)
+            .await;
+        assert!(
+            matches!(refused, Err(uhaha::ClientError::Io(_))),
+            "an unknown issuer"
+        );
+        let missing = uhaha::Client::builder()
+            .tls_ca_file(dir.path().join("no-such-ca.pem"))
+            .connect(&leader)
+            .await;
+        assert!(matches!(missing, Err(uhaha::ClientError::Tls(_))));
+    });
+}

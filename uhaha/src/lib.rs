@@ -128,6 +128,8 @@ pub use server::hooks::Role;
 pub use server::resp::Limits;
 pub use server::service::{Service, ServiceConn, Sniff};
 pub use tls::Stream;
+/// The `rustls` crate of uhaha's TLS, for [`ClientBuilder::tls_config`].
+pub use tokio_rustls::rustls;
 /// The `tracing` crate the node logs with, so that commands, services and
 /// hooks log through the node's level and output with no version skew:
 /// `uhaha::tracing::info!("...")`.

@@ -19,7 +19,8 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
-use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
+pub use tokio_rustls::TlsConnector;
+use tokio_rustls::{client, server, TlsAcceptor};
 
 /// The first byte of a TLS handshake record: how the listener tells a TLS
 /// client from a plain-text one.
@@ -100,20 +101,43 @@ impl Tls {
         self.acceptor.accept(stream).await
     }
 
-    /// Runs the client side of a handshake with the node at `addr`,
-    /// checking its certificate for `addr`'s host.
-    pub async fn connect(
-        &self,
-        addr: &str,
-        stream: TcpStream,
-    ) -> std::io::Result<client::TlsStream<TcpStream>> {
-        let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let name = ServerName::try_from(host.to_string()).map_err(|e| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{host}: {e}"))
-        })?;
-        self.connector.connect(name, stream).await
+    /// The client side of the node's settings: how it dials its peers
+    /// (with its own certificate, which peers must see).
+    pub fn connector(&self) -> &TlsConnector {
+        &self.connector
     }
+}
+
+/// A client's TLS without a certificate of its own, trusting the CA
+/// certificates in the PEM file `ca` (and nothing from the system's store).
+pub fn client_connector(ca: &Path) -> Result<TlsConnector, String> {
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(certificates(ca)?);
+    if added == 0 {
+        return Err(format!("{}: no usable CA certificate", ca.display()));
+    }
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// Runs the client side of a handshake with the node at `addr`, checking
+/// its certificate for `addr`'s host.
+async fn connect(
+    connector: &TlsConnector,
+    addr: &str,
+    stream: TcpStream,
+) -> std::io::Result<client::TlsStream<TcpStream>> {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = ServerName::try_from(host.to_string()).map_err(|e| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{host}: {e}"))
+    })?;
+    connector.connect(name, stream).await
 }
 
 /// A byte stream: a connection under TLS or not, or an in-memory one.
@@ -121,11 +145,11 @@ pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
 
 /// Dials the node at `addr`, under TLS when the node uses it.
-pub async fn dial(addr: &str, tls: Option<&Tls>) -> std::io::Result<Box<dyn Stream>> {
+pub async fn dial(addr: &str, tls: Option<&TlsConnector>) -> std::io::Result<Box<dyn Stream>> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     Ok(match tls {
-        Some(tls) => Box::new(tls.connect(addr, stream).await?),
+        Some(tls) => Box::new(connect(tls, addr, stream).await?),
         None => Box::new(stream),
     })
 }

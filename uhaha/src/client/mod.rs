@@ -13,12 +13,14 @@
 mod decode;
 
 use crate::command::{ErrorCode, Reply};
-use crate::tls::{dial, Stream, Tls};
+use crate::tls::{client_connector, dial, Stream, Tls, TlsConnector};
 use bytes::{BufMut, BytesMut};
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::rustls;
 
 /// Most redirects one call follows: more means the cluster is confused.
 const MAX_REDIRECTS: usize = 16;
@@ -43,6 +45,9 @@ pub enum ClientError {
     /// The server broke the protocol, or a reply was not of the type
     /// expected.
     Protocol(String),
+    /// The client's TLS settings could not be used (a CA file that cannot
+    /// be read or holds no certificate).
+    Tls(String),
 }
 
 impl fmt::Display for ClientError {
@@ -51,6 +56,7 @@ impl fmt::Display for ClientError {
             ClientError::Io(e) => write!(f, "{e}"),
             ClientError::Reply(e) => e.fmt(f),
             ClientError::Protocol(e) => write!(f, "protocol error: {e}"),
+            ClientError::Tls(e) => write!(f, "TLS: {e}"),
         }
     }
 }
@@ -133,7 +139,7 @@ pub(crate) type LocalDialer = Arc<dyn Fn() -> Box<dyn Stream> + Send + Sync>;
 struct Options {
     auth: Option<String>,
     retry_for: Option<Duration>,
-    tls: Option<Tls>,
+    tls: Option<TlsConnector>,
     local: Option<(String, LocalDialer)>,
 }
 
@@ -154,6 +160,8 @@ struct Options {
 #[must_use]
 pub struct ClientBuilder {
     options: Options,
+    /// A CA file to trust, read when the client connects.
+    tls_ca: Option<PathBuf>,
 }
 
 impl ClientBuilder {
@@ -170,9 +178,41 @@ impl ClientBuilder {
         self
     }
 
+    /// Connects under TLS to a cluster whose nodes run with `--tls-cert`,
+    /// trusting the CA certificates in the PEM file `ca` (the nodes'
+    /// `--tls-ca`, or the chain of their `--tls-cert`) and nothing from the
+    /// system's store. Every node it dials, leaders it is redirected to
+    /// included, must show a certificate for the host it is dialed at. The
+    /// file is read when the client connects.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), uhaha::ClientError> {
+    /// let mut client = uhaha::Client::builder()
+    ///     .tls_ca_file("ca.pem")
+    ///     .auth("secret")
+    ///     .connect("127.0.0.1:11001")
+    ///     .await?;
+    /// client.call(&["TICKET"]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn tls_ca_file(mut self, ca: impl Into<PathBuf>) -> Self {
+        self.tls_ca = Some(ca.into());
+        self
+    }
+
+    /// Connects under TLS with the program's own rustls config: other
+    /// roots, or a client certificate. Build it with the `ring` provider
+    /// (`rustls::ClientConfig::builder_with_provider`), the one uhaha
+    /// compiles in.
+    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.options.tls = Some(TlsConnector::from(config));
+        self.tls_ca = None;
+        self
+    }
+
     /// Connects under TLS with a node's own settings.
-    pub(crate) fn tls(mut self, tls: Option<Tls>) -> Self {
-        self.options.tls = tls;
+    pub(crate) fn tls(mut self, tls: Option<&Tls>) -> Self {
+        self.options.tls = tls.map(|tls| tls.connector().clone());
         self
     }
 
@@ -184,7 +224,10 @@ impl ClientBuilder {
 
     /// Connects to the first reachable of `addrs` (one address, or several
     /// separated by commas).
-    pub async fn connect(self, addrs: &str) -> Result<Client, ClientError> {
+    pub async fn connect(mut self, addrs: &str) -> Result<Client, ClientError> {
+        if let Some(ca) = &self.tls_ca {
+            self.options.tls = Some(client_connector(ca).map_err(ClientError::Tls)?);
+        }
         let mut client = Client {
             options: Arc::new(self.options),
             members: addrs.split(',').map(|a| a.trim().to_string()).collect(),

@@ -29,7 +29,7 @@ pub async fn join(
     let id = config.id.to_string();
     let add = ["RAFT", "SERVER", "ADD", &id, my_addr, suffrage];
     loop {
-        let mut builder = Client::builder().tls(tls.cloned()).retry_for(JOIN_DEADLINE);
+        let mut builder = Client::builder().tls(tls).retry_for(JOIN_DEADLINE);
         if let Some(secret) = &config.auth {
             builder = builder.auth(secret.clone());
         }

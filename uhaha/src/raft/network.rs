@@ -112,7 +112,7 @@ impl Failure {
 
 impl PeerClient {
     async fn connect(&self) -> std::io::Result<Box<dyn Stream>> {
-        let mut stream = dial(&self.addr, self.network.tls.as_ref()).await?;
+        let mut stream = dial(&self.addr, self.network.tls.as_ref().map(Tls::connector)).await?;
         send_handshake(&mut stream, &self.network.secret).await?;
         Ok(stream)
     }

@@ -125,7 +125,7 @@ impl LocalNode {
     pub async fn client(&self, auth: Option<&str>) -> Result<Client, ClientError> {
         let mut builder = Client::builder()
             .local(self.addr.clone(), self.dialer.clone())
-            .tls(self.tls.clone());
+            .tls(self.tls.as_ref());
         if let Some(secret) = auth {
             builder = builder.auth(secret);
         }
