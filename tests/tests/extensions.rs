@@ -212,3 +212,37 @@ fn a_build_id_follows_the_version() {
         .unwrap()
         .has_logged("starting rewrites version 0.0.1 (rewrites-build-7)");
 }
+
+/// The program's observer sees each command with its outcome and client,
+/// and a stuck observer loses commands instead of holding them up.
+#[test]
+fn an_observer_sees_every_command_and_a_stuck_one_holds_none_up() {
+    let mut cluster = Cluster::start(REWRITES, 1, &[]);
+    cluster.query(0, &["SET", "a", "b"]).unwrap();
+    assert!(cluster.query(0, &["SET", "lonely"]).is_err());
+    let node = cluster.nodes[0].as_mut().unwrap();
+    let line = node.has_logged("observed SET a b: ok from 127.0.0.1:");
+    assert!(line.contains("from 127.0.0.1:"), "{line}");
+    node.has_logged("observed SET lonely: error from ");
+
+    cluster.query(0, &["SET", "slow", "1"]).unwrap();
+    let mut con = redis::Client::open(format!("redis://{}/", cluster.addrs[0]))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut pings = redis::pipe();
+    for _ in 0..6000 {
+        pings.cmd("PING");
+    }
+    let pongs: Vec<String> = pings.query(&mut con).unwrap();
+    assert_eq!(pongs.len(), 6000);
+    let info = cluster.string(0, &["INFO", "stats"]);
+    let dropped: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("observer_dropped_commands:"))
+        .expect("the field")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(dropped > 0, "{info}");
+}

@@ -125,6 +125,7 @@ pub use raft::{LogError, Redirect};
 pub use rand_core::RngCore;
 pub use server::conn::{Conn, ConnData};
 pub use server::hooks::Role;
+pub use server::observers::Observed;
 pub use server::resp::Limits;
 pub use server::service::{Service, ServiceConn, Sniff};
 pub use tls::Stream;

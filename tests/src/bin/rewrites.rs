@@ -3,7 +3,8 @@
 //! nothing, and one that reports the connection it came from. Its program
 //! leaves a file in the node's directory when it is ready, and sets
 //! `started:<id>` through its own node once the node serves. Its version
-//! carries a build id.
+//! carries a build id. Its observer logs the commands it sees, and takes
+//! two seconds over `SET slow ...`.
 
 use std::collections::BTreeMap;
 use uhaha::prelude::*;
@@ -69,6 +70,31 @@ impl Rewrites {
 fn main() {
     uhaha::Node::<Rewrites>::builder()
         .build_id("rewrites-build-7")
+        .observe(|seen| {
+            let args: Vec<String> = seen
+                .args()
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            match args.as_slice() {
+                [ping] if ping.eq_ignore_ascii_case("PING") => {}
+                [set, slow, ..] if set == "SET" && slow == "slow" => {
+                    std::thread::sleep(std::time::Duration::from_secs(2));
+                }
+                _ => {
+                    let outcome = if seen.reply().is_error() {
+                        "error"
+                    } else {
+                        "ok"
+                    };
+                    uhaha::tracing::info!(
+                        "observed {}: {outcome} from {}",
+                        args.join(" "),
+                        seen.addr()
+                    );
+                }
+            }
+        })
         .on_data_dir(|dir| {
             std::fs::write(dir.join("program.txt"), "the program's own file").unwrap();
         })

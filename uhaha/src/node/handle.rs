@@ -10,6 +10,7 @@ use crate::error::StartError;
 use crate::node::cli::{Invocation, NoFlags};
 use crate::server::conn::{Conn, ConnData};
 use crate::server::hooks::Role;
+use crate::server::observers::Observed;
 use crate::server::service::{LocalNode, Service};
 use crate::server::{Extensions, Server};
 use std::marker::PhantomData;
@@ -111,6 +112,33 @@ impl<M: Commands> NodeBuilder<M> {
     /// [`Role::Shutdown`] when Raft stops.
     pub fn on_role_change(mut self, hook: impl Fn(Role) + Send + Sync + 'static) -> Self {
         self.extensions.hooks.role = Some(Arc::new(hook));
+        self
+    }
+
+    /// Shows every command the node processes to `observer` (Go uhaha's
+    /// `Observer`): its arguments (`AUTH`'s and `HELLO`'s redacted), its
+    /// reply, how long it took and the client's address, for audit logs and metrics of the program's own.
+    /// It sees the commands of the command table (built-ins included),
+    /// not unknown ones, and those of in-process clients neither. It runs
+    /// on a thread of its own, after the reply left: it may block, and a
+    /// slow observer loses the commands that do not fit its backlog
+    /// (4096; counted in `INFO`'s `observer_dropped_commands`) instead of
+    /// holding any up.
+    ///
+    /// ```
+    /// # #[uhaha::machine(name = "m", version = "0")]
+    /// # #[derive(Default)]
+    /// # struct M;
+    /// # #[uhaha::machine]
+    /// # impl M {}
+    /// let builder = uhaha::Node::<M>::builder().observe(|seen| {
+    ///     let name = String::from_utf8_lossy(&seen.args()[0]);
+    ///     let outcome = if seen.reply().is_error() { "error" } else { "ok" };
+    ///     eprintln!("{} {name} {outcome} in {:?}", seen.addr(), seen.took());
+    /// });
+    /// ```
+    pub fn observe(mut self, observer: impl Fn(&Observed) + Send + Sync + 'static) -> Self {
+        self.extensions.observer = Some(Arc::new(observer));
         self
     }
 

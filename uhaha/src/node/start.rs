@@ -16,6 +16,7 @@ use crate::server::clients::Clients;
 use crate::server::endpoints::Endpoints;
 use crate::server::health::Lifecycle;
 use crate::server::monitor::Monitors;
+use crate::server::observers::Observers;
 use crate::server::{Extensions, Server, Settings};
 use crate::tasks::Tasks;
 use crate::tls::Tls;
@@ -104,6 +105,7 @@ pub(crate) async fn start<M: Commands>(
     metrics.collect_node(raft.clone(), clients.clone());
     let metrics = Arc::new(metrics);
     let mut extensions = extensions;
+    let observers = Arc::new(Observers::start(extensions.observer.take()));
     let endpoints = Endpoints {
         lifecycle: lifecycle.clone(),
         raft: raft.clone(),
@@ -132,6 +134,7 @@ pub(crate) async fn start<M: Commands>(
         clients,
         extensions,
         monitors: Monitors::default(),
+        observers,
         my_addr: my_addr.clone(),
         tasks,
         lifecycle,

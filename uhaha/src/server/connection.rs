@@ -7,10 +7,12 @@ use super::Server;
 use crate::command::{Commands, Protocol, Reply};
 use crate::metrics::{Metrics, Rejected, Tracked};
 use crate::server::dispatch::Flow;
+use crate::server::observers::{observed_args, Observed, Observers};
 use crate::server::resp::RequestParser;
 use crate::server::session::Session;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -21,20 +23,30 @@ use tokio::sync::oneshot;
 /// received bytes.
 pub struct ReplyQueue {
     protocol: Protocol,
-    pending: VecDeque<(Pending, Option<Tracked>)>,
+    pending: VecDeque<(Pending, Option<Track>)>,
     out: BytesMut,
     barrier_passed: bool,
-    /// The command whose reply is queued next, to count in `metrics`.
-    tracked: Option<Tracked>,
+    /// The command whose reply is queued next, to count in `metrics` and
+    /// show the observer.
+    tracked: Option<Track>,
     /// When the last bytes came from the socket: the arrival of the
     /// commands they carried.
     arrived: Instant,
     /// Replies encoded since the last flush, counted in `metrics` once
     /// written (with one clock reading for all of them), and whether each
-    /// was an error.
-    encoded: Vec<(Tracked, bool)>,
+    /// was an error; with the reply itself when it is observed.
+    encoded: Vec<(Track, bool, Option<Reply>)>,
     /// Where replies are counted; none for a queue of its own (tests).
     metrics: Option<Arc<Metrics>>,
+    /// Who observes this connection's commands, and the connection.
+    observed: Option<(Arc<Observers>, SocketAddr, u64)>,
+}
+
+/// A command whose reply is counted: where and when, and its arguments
+/// when an observer sees it.
+struct Track {
+    tracked: Tracked,
+    args: Option<Vec<Bytes>>,
 }
 
 enum Pending {
@@ -42,10 +54,12 @@ enum Pending {
     Waiting(oneshot::Receiver<Reply>),
 }
 
-/// Notes a tracked command's reply as encoded, to count once written.
-fn encoded(encoded: &mut Vec<(Tracked, bool)>, tracked: Option<Tracked>, reply: &Reply) {
-    if let Some(tracked) = tracked {
-        encoded.push((tracked, matches!(reply, Reply::Error(_))));
+/// Notes a tracked command's reply as encoded, to count once written (and
+/// observe, with a copy of the reply, when it is observed).
+fn encoded(encoded: &mut Vec<(Track, bool, Option<Reply>)>, track: Option<Track>, reply: &Reply) {
+    if let Some(track) = track {
+        let observed = track.args.is_some().then(|| reply.clone());
+        encoded.push((track, reply.is_error(), observed));
     }
 }
 
@@ -79,22 +93,30 @@ impl ReplyQueue {
             arrived: Instant::now(),
             encoded: Vec::new(),
             metrics: None,
+            observed: None,
         }
     }
 
-    /// A queue that counts replies in `metrics`.
-    fn counted(metrics: Arc<Metrics>) -> Self {
+    /// A queue that counts replies in `metrics` and shows the commands of
+    /// `session`'s client to `observers`, if they observe.
+    fn counted(metrics: Arc<Metrics>, observers: &Arc<Observers>, session: &Session) -> Self {
         ReplyQueue {
             metrics: Some(metrics),
+            observed: observers
+                .enabled()
+                .then(|| (observers.clone(), session.conn.addr(), session.id())),
             ..ReplyQueue::new()
         }
     }
 
-    /// Counts the next reply queued as the reply of the command at position
-    /// `at` of the command table, which arrived with the last bytes read.
-    pub fn track(&mut self, at: usize) {
+    /// Counts the next reply queued as the reply of `cmd`, at position `at`
+    /// of the command table, which arrived with the last bytes read.
+    pub fn track(&mut self, at: usize, cmd: &[Bytes]) {
         if self.metrics.is_some() {
-            self.tracked = Some((at, self.arrived));
+            self.tracked = Some(Track {
+                tracked: (at, self.arrived),
+                args: self.observed.as_ref().map(|_| observed_args(cmd)),
+            });
         }
     }
 
@@ -185,8 +207,19 @@ impl ReplyQueue {
         }
         if let Some(metrics) = self.metrics.as_ref().filter(|_| !self.encoded.is_empty()) {
             let now = Instant::now();
-            for (tracked, error) in self.encoded.drain(..) {
-                metrics.replied(tracked, now, error);
+            for (track, error, reply) in self.encoded.drain(..) {
+                metrics.replied(track.tracked, now, error);
+                if let (Some((observers, addr, conn)), Some(args), Some(reply)) =
+                    (&self.observed, track.args, reply)
+                {
+                    observers.deliver(Observed {
+                        args,
+                        reply,
+                        took: now.saturating_duration_since(track.tracked.1),
+                        addr: *addr,
+                        conn: *conn,
+                    });
+                }
             }
         }
         Ok(written)
@@ -215,7 +248,7 @@ pub async fn serve_client<M, S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut parser = RequestParser::new(shared.settings.limits);
-    let mut queue = ReplyQueue::counted(shared.metrics.clone());
+    let mut queue = ReplyQueue::counted(shared.metrics.clone(), &shared.observers, &session);
     let mut read = buf.len();
     loop {
         let mut flow = Flow::Continue;

@@ -87,7 +87,7 @@ impl<M: Commands> Server<M> {
         };
         let spec = self.table.spec_at(at);
         session.last_command = spec.name;
-        queue.track(at);
+        queue.track(at, &cmd);
         if !session.authed && !allowed_before_auth(route) {
             queue.ready(noauth());
             return Flow::Continue;

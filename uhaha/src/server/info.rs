@@ -8,6 +8,7 @@
 //! in RESP3, as Redis 7 sends it.
 
 use super::monitor::Monitors;
+use super::observers::Observers;
 use super::Settings;
 use crate::command::Reply;
 use crate::raft::snapshot_file::SnapshotDir;
@@ -138,6 +139,7 @@ pub struct Info<'a> {
     pub cluster: &'a Cluster,
     pub snapshots: &'a SnapshotDir,
     pub monitors: &'a Monitors,
+    pub observers: &'a Observers,
     pub settings: &'a Settings,
 }
 
@@ -216,6 +218,11 @@ impl Info<'_> {
                 field(out, "total_net_input_bytes", count(&clients.input_bytes));
                 field(out, "total_net_output_bytes", count(&clients.output_bytes));
                 field(out, "monitor_dropped_lines", self.monitors.dropped_total());
+                field(
+                    out,
+                    "observer_dropped_commands",
+                    self.observers.dropped_total(),
+                );
             }
             "replication" => replication_section(&figures.replication, out),
             "cluster" => field(out, "cluster_enabled", 1),

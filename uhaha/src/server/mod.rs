@@ -17,6 +17,7 @@ pub mod info;
 pub mod intermediates;
 pub mod listener;
 pub mod monitor;
+pub mod observers;
 pub mod resp;
 pub mod service;
 pub mod session;
@@ -29,6 +30,7 @@ use crate::tls::Tls;
 use clients::Clients;
 use hooks::Hooks;
 use monitor::Monitors;
+use observers::{Observer, Observers};
 use resp::Limits;
 use service::{LocalNode, Service};
 use std::sync::atomic::AtomicU64;
@@ -58,6 +60,8 @@ pub struct Extensions {
     pub services: Vec<Arc<dyn Service>>,
     /// The program's build id, shown after its version.
     pub build_id: Option<String>,
+    /// The program's observer of every command.
+    pub observer: Option<Observer>,
 }
 
 /// The server side of a node: what its connections share. The node builds
@@ -82,6 +86,8 @@ pub struct Server<M> {
     pub extensions: Extensions,
     /// The feed of `MONITOR`.
     pub monitors: Monitors,
+    /// The program's observer of every command, if it has one.
+    pub observers: Arc<Observers>,
     /// The address this node is known by in the cluster.
     pub my_addr: String,
     /// Every task of the node, and the signal that stops them.
@@ -114,6 +120,7 @@ impl<M: Commands> Server<M> {
             cluster: &self.cluster,
             snapshots: &self.snapshots,
             monitors: &self.monitors,
+            observers: &self.observers,
             settings: &self.settings,
         }
     }

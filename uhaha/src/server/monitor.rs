@@ -66,7 +66,7 @@ fn line(conn: &Conn, cmd: &[Bytes], at: SystemTime) -> Bytes {
         at.subsec_micros(),
         conn.addr()
     );
-    let secret = cmd[0].eq_ignore_ascii_case(b"AUTH") || cmd[0].eq_ignore_ascii_case(b"HELLO");
+    let secret = carries_secret(cmd);
     for (i, arg) in cmd.iter().enumerate() {
         out.push(' ');
         if secret && i > 0 {
@@ -77,6 +77,12 @@ fn line(conn: &Conn, cmd: &[Bytes], at: SystemTime) -> Bytes {
     }
     out.push_str("\r\n");
     Bytes::from(out)
+}
+
+/// Whether `cmd`'s arguments may carry the node's secret (`AUTH`, `HELLO`),
+/// so that what shows commands to others redacts them.
+pub fn carries_secret(cmd: &[Bytes]) -> bool {
+    cmd[0].eq_ignore_ascii_case(b"AUTH") || cmd[0].eq_ignore_ascii_case(b"HELLO")
 }
 
 /// Appends `arg` in double quotes with Redis's escapes (`sdscatrepr`).
