@@ -84,15 +84,23 @@ fn start(
     NodeProcess::start(TICKET, &args)
 }
 
+/// Three nodes under `pki` with the secret `s3cret`: the first, which
+/// leads, and the two that joined it.
+fn tls_cluster_with_auth(pki: &Pki, dir: &tempfile::TempDir) -> (NodeProcess, Vec<NodeProcess>) {
+    let first = start(pki, dir, 1, None, &["--auth", "s3cret"]);
+    let leader = first.addr.to_string();
+    let others = (2..=3)
+        .map(|id| start(pki, dir, id, Some(&leader), &["--auth", "s3cret"]))
+        .collect();
+    (first, others)
+}
+
 #[test]
 fn a_tls_cluster_with_auth_forms_and_serves_only_tls_clients_that_authenticate() {
     let pki = Pki::new();
     let dir = data_dir();
-    let first = start(&pki, &dir, 1, None, &["--auth", "s3cret"]);
+    let (first, others) = tls_cluster_with_auth(&pki, &dir);
     let leader = first.addr.to_string();
-    let others: Vec<NodeProcess> = (2..=3)
-        .map(|id| start(&pki, &dir, id, Some(&leader), &["--auth", "s3cret"]))
-        .collect();
 
     let mut con = pki.client(&leader, Some("s3cret")).unwrap();
     assert_eq!(redis::cmd("TICKET").query::<i64>(&mut con).unwrap(), 1);
@@ -257,11 +265,8 @@ fn silent_and_stalled_connections_are_closed_while_others_are_served() {
 fn the_rust_clients_speak_tls_with_auth_and_follow_redirects_to_a_tls_leader() {
     let pki = Pki::new();
     let dir = data_dir();
-    let first = start(&pki, &dir, 1, None, &["--auth", "s3cret"]);
+    let (first, others) = tls_cluster_with_auth(&pki, &dir);
     let leader = first.addr.to_string();
-    let others: Vec<NodeProcess> = (2..=3)
-        .map(|id| start(&pki, &dir, id, Some(&leader), &["--auth", "s3cret"]))
-        .collect();
     let follower = others[0].addr.to_string();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
