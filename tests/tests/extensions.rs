@@ -246,3 +246,31 @@ fn an_observer_sees_every_command_and_a_stuck_one_holds_none_up() {
         .unwrap();
     assert!(dropped > 0, "{info}");
 }
+
+/// A command's `CommandError`s: `NotLeader` sends a follower's client to
+/// the leader (and is a plain error on the leader and in a write); the
+/// others are the errors Redis clients know; a reserved code cannot be
+/// forged.
+#[test]
+fn command_errors_answer_as_uhaha_does_and_not_leader_redirects() {
+    let cluster = Cluster::start(REWRITES, 2, &[]);
+    let leader = cluster.leader();
+    let follower = 1 - leader;
+    let fail = |i: usize, kind: &str| error_text(cluster.query(i, &["FAIL", kind]));
+    assert_eq!(
+        fail(follower, "notleader"),
+        format!("MOVED 0 {}", cluster.addrs[leader])
+    );
+    assert_eq!(fail(leader, "notleader"), "ERR not leader");
+    assert_eq!(fail(leader, "syntax"), "ERR syntax error");
+    assert_eq!(fail(follower, "invalid"), "ERR invalid argument");
+    assert_eq!(
+        fail(leader, "wrongtype"),
+        "WRONGTYPE Operation against a key"
+    );
+    assert_eq!(fail(leader, "moved"), "ERR MOVED 0 127.0.0.1:1");
+    assert_eq!(
+        error_text(cluster.query(leader, &["FAIL_WRITE"])),
+        "ERR not leader"
+    );
+}

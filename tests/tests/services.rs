@@ -143,7 +143,11 @@ fn the_no_http_flag_of_the_ticket_program_leaves_http_out() {
     assert_eq!(get(addr, "/livez", None).0, 200);
     let request = format!("GET /TICKET HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     // A Redis client would wait for more; one second shows the answer.
-    let (reply, _) = raw(addr.parse().unwrap(), request.as_bytes(), Duration::from_secs(1));
+    let (reply, _) = raw(
+        addr.parse().unwrap(),
+        request.as_bytes(),
+        Duration::from_secs(1),
+    );
     assert!(
         !String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 200"),
         "{}",

@@ -114,8 +114,8 @@ pub use bytes::Bytes;
 pub use clap;
 pub use client::{Client, ClientBuilder, ClientError, ReplyError};
 pub use command::{
-    command_names, ArgError, ArrayElement, ErrorCode, FromArg, FromReply, FromReplyError,
-    Intermediate, IntoIntermediate, IntoReply, Reply, ToArg,
+    command_names, ArgError, ArrayElement, CommandError, ErrorCode, FromArg, FromReply,
+    FromReplyError, Intermediate, IntoErrorReply, IntoIntermediate, IntoReply, Reply, ToArg,
 };
 pub use error::{ConfigError, SnapshotError, StartError};
 pub use machine::{sds, Ctx, Machine, Rand, Snapshot, SnapshotView};

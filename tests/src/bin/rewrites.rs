@@ -39,6 +39,26 @@ impl Rewrites {
         }
     }
 
+    /// Answers with the error `kind` names: notleader, syntax, invalid,
+    /// wrongtype or moved (a code the framework reserves).
+    #[intermediate]
+    fn fail(kind: String) -> Result<Intermediate, uhaha::CommandError> {
+        use uhaha::CommandError;
+        Err(match kind.as_str() {
+            "notleader" => CommandError::NotLeader,
+            "syntax" => CommandError::Syntax,
+            "invalid" => CommandError::InvalidArgument,
+            "wrongtype" => CommandError::code("WRONGTYPE", "Operation against a key"),
+            _ => CommandError::code("MOVED", "0 127.0.0.1:1"),
+        })
+    }
+
+    /// A write that says it needs the leader: it runs on every node.
+    #[write]
+    fn fail_write(&mut self) -> Result<(), uhaha::CommandError> {
+        Err(uhaha::CommandError::NotLeader)
+    }
+
     /// Rewrites itself forever.
     #[intermediate(name = "LOOP")]
     fn forever() -> Intermediate {

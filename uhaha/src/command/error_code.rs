@@ -38,16 +38,21 @@ pub enum ErrorCode {
     /// and its entry left this node's log; another node may still have it
     /// and commit it, so it may or may not run.
     Uncertain,
+    /// `NOTLEADER ...`: a command's own [`crate::CommandError::NotLeader`],
+    /// which the node turns into `MOVED`, `TRY` or `CLUSTERDOWN` before a
+    /// client sees it; reserved so that no command's text can forge it.
+    NotLeader,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 6] = [
+    const ALL: [ErrorCode; 7] = [
         ErrorCode::Moved,
         ErrorCode::Ask,
         ErrorCode::Try,
         ErrorCode::ClusterDown,
         ErrorCode::Shutdown,
         ErrorCode::Uncertain,
+        ErrorCode::NotLeader,
     ];
 
     /// The code as it starts an error reply.
@@ -59,6 +64,7 @@ impl ErrorCode {
             ErrorCode::ClusterDown => "CLUSTERDOWN",
             ErrorCode::Shutdown => "SHUTDOWN",
             ErrorCode::Uncertain => "UNCERTAIN",
+            ErrorCode::NotLeader => "NOTLEADER",
         }
     }
 

@@ -8,8 +8,8 @@
 
 use super::reply::{IntoReply, Reply};
 use super::to_arg::ToArg;
+use super::IntoErrorReply;
 use bytes::Bytes;
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -107,9 +107,9 @@ impl IntoIntermediate for Intermediate {
     }
 }
 
-impl<E: fmt::Display> IntoIntermediate for Result<Intermediate, E> {
+impl<E: IntoErrorReply> IntoIntermediate for Result<Intermediate, E> {
     fn into_intermediate(self) -> Intermediate {
-        self.unwrap_or_else(|e| Intermediate::Reply(Reply::error(e)))
+        self.unwrap_or_else(|e| Intermediate::Reply(e.into_error_reply()))
     }
 }
 

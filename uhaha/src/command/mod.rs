@@ -4,6 +4,7 @@
 mod arg;
 mod builtin;
 mod call;
+mod command_error;
 mod error_code;
 mod from_reply;
 pub mod help;
@@ -17,6 +18,7 @@ pub use arg::{ArgError, Args, FromArg};
 pub use builtin::Builtin;
 #[doc(hidden)]
 pub use call::Call;
+pub use command_error::{CommandError, IntoErrorReply};
 pub use error_code::ErrorCode;
 pub use from_reply::{FromReply, FromReplyError};
 pub use intermediate::{Intermediate, IntermediateFuture, IntoIntermediate};

@@ -5,7 +5,7 @@
 //! than building a `redis_protocol` frame first: one reply per command is the
 //! hot path, and an intermediate owned frame would cost an allocation each.
 
-use super::ErrorCode;
+use super::{ErrorCode, IntoErrorReply};
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,6 +95,12 @@ impl Reply {
     /// Whether this is an error reply.
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))
+    }
+
+    /// Whether this is a command's [`crate::CommandError::NotLeader`],
+    /// which the node turns into a redirect.
+    pub(crate) fn is_not_leader(&self) -> bool {
+        matches!(self, Reply::Error(e) if ErrorCode::of(e) == Some(ErrorCode::NotLeader))
     }
 
     /// Appends the reply to `out` in the given protocol.
@@ -200,7 +206,8 @@ fn format_double(d: f64) -> String {
 /// | `Vec<T>`, `[T; N]` | array | array |
 /// | `BTreeSet<T>` | array | set |
 /// | `BTreeMap<K, V>` | flat array | map |
-/// | `Result<T, E: Display>` | `T`, or the error `ERR <e>` | same |
+/// | `Result<T, E: Display>` | `T`, or the error `ERR <e>` (or `<CODE> ...` when the text starts with a code of its own) | same |
+/// | `Result<T, CommandError>` | `T`, or the error [`CommandError`](crate::CommandError) says | same |
 /// | [`Reply`] | as it is | as it is |
 ///
 /// ```
@@ -213,7 +220,7 @@ fn format_double(d: f64) -> String {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a command's reply",
     label = "this type does not implement `uhaha::IntoReply`",
-    note = "commands may return integers, floats, bool, String, &str, Vec<u8>, Bytes, (), Option<T>, Vec<T>, BTreeMap<K, V>, BTreeSet<T>, Result<T, E: Display> or uhaha::Reply"
+    note = "commands may return integers, floats, bool, String, &str, Vec<u8>, Bytes, (), Option<T>, Vec<T>, BTreeMap<K, V>, BTreeSet<T>, Result<T, E: Display or uhaha::CommandError> or uhaha::Reply"
 )]
 pub trait IntoReply {
     /// Converts the value into a reply.
@@ -379,11 +386,11 @@ impl<K: IntoReply, V: IntoReply> IntoReply for BTreeMap<K, V> {
     }
 }
 
-impl<T: IntoReply, E: fmt::Display> IntoReply for Result<T, E> {
+impl<T: IntoReply, E: IntoErrorReply> IntoReply for Result<T, E> {
     fn into_reply(self) -> Reply {
         match self {
             Ok(v) => v.into_reply(),
-            Err(e) => Reply::error(e),
+            Err(e) => e.into_error_reply(),
         }
     }
 }

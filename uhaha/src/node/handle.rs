@@ -210,7 +210,7 @@ impl<M: Commands> NodeBuilder<M> {
     }
 
     /// Parses the command line now: uhaha's flags and the program's own
-    /// `A`, a [`clap::Args`] struct shown in `-h` under "<name> options".
+    /// `A`, a [`clap::Args`] struct shown in `-h` under "`<name> options`".
     /// Returns the builder, set to run with the flags' config (its logging
     /// started), and the program's flags, to use before it
     /// [serves](NodeBuilder::serve). Like `serve()`, it exits the process

@@ -197,14 +197,33 @@ impl Cluster {
 
     /// Fails with a redirect unless this node leads.
     fn ensure_leader(&self, status: &Status) -> Result<(), MembershipError> {
-        if status.leader == Some(status.id) {
-            return Ok(());
+        match self.to_leader(status) {
+            None => Ok(()),
+            Some(redirect) => Err(MembershipError::Redirect(redirect)),
         }
-        let reply = match self.leader_addr() {
+    }
+
+    /// The reply that sends a client to the leader (`CLUSTERDOWN` when
+    /// none is known), or `None` when this node leads.
+    pub fn to_leader(&self, status: &Status) -> Option<Reply> {
+        if status.leader == Some(status.id) {
+            return None;
+        }
+        Some(match self.leader_addr() {
             Some(addr) => self.redirect.to(&addr),
             None => super::errors::not_the_leader(),
-        };
-        Err(MembershipError::Redirect(reply))
+        })
+    }
+
+    /// A command's reply, with its [`crate::CommandError::NotLeader`] turned
+    /// into the redirect to the leader, or into the plain error `ERR not
+    /// leader` on the leader itself.
+    pub fn redirect_not_leader(&self, reply: Reply) -> Reply {
+        if !reply.is_not_leader() {
+            return reply;
+        }
+        self.to_leader(&self.status())
+            .unwrap_or_else(|| Reply::error("not leader"))
     }
 
     async fn change(

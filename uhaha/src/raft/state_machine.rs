@@ -68,6 +68,10 @@ impl<M: Commands> Applied<M> {
                 let name = M::COMMANDS[index].name;
                 let reply = command_reply(name, || self.machine.write(index, &mut ctx, args));
                 self.clock.now = ctx.time_nanos();
+                // It ran on every node, leader included: nowhere to send it.
+                if reply.is_not_leader() {
+                    return Reply::error("not leader");
+                }
                 reply
             }
             // A command that this binary does not know as a write: an older

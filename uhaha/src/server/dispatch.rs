@@ -116,7 +116,7 @@ impl<M: Commands> Server<M> {
                                 command_reply(spec.name, || state.machine.read(index, &ctx, args))
                             })
                             .await;
-                        queue.ready(reply);
+                        queue.ready(self.cluster.redirect_not_leader(reply));
                     }
                     Ok(Err(e)) => queue.ready(Reply::Error(e.to_string())),
                     Err(panicked) => queue.ready(panicked.reply_for(spec.name)),

@@ -77,7 +77,7 @@ impl<M: Commands> Server<M> {
                 return Box::pin(next).await;
             }
         };
-        queue.ready(reply);
+        queue.ready(self.cluster.redirect_not_leader(reply));
         Flow::Continue
     }
 }
