@@ -45,16 +45,17 @@
 //! # How the crate is laid out, and how a command flows through it
 //!
 //! - `machine/`: what a user's machine is: the [`Machine`] trait, [`Ctx`]
-//!   (deterministic time and random numbers), custom [`Snapshot`]s, and the
-//!   containment of panics in user code.
+//!   (deterministic time and random numbers), snapshots (captured views,
+//!   custom [`Snapshot`]s, Go uhaha's formats, [`sds`]), the version line,
+//!   and the containment of panics in user code.
 //! - `command/`: the command table the macro generates, [`FromArg`],
 //!   [`IntoReply`], [`Reply`], help texts and `COMMAND DOCS`, the built-in
-//!   commands' names, the framework's [`ErrorCode`]s.
+//!   commands' names, the framework's [`ErrorCode`]s, [`CommandError`].
 //! - `server/`: the server side of client connections: the listener, which
 //!   tells TLS, Raft peers, custom [`Service`]s and Redis clients apart on
 //!   the one port; request framing (`resp`); the connection loop and its
 //!   reply queue; the session; dispatch; the built-in command bodies
-//!   (`INFO`, `CLIENT`, `RAFT`, `CLUSTER`); `MONITOR`; hooks; readiness
+//!   (`INFO`, `CLIENT`, `RAFT`, `CLUSTER`); `MONITOR`; observers; hooks; readiness
 //!   and the HTTP endpoints (`/livez`, `/readyz`, `/metrics`).
 //! - `raft/`: the engine glue: type config, the append-only log store,
 //!   state machine, proposer, read barrier, peer protocol and network,

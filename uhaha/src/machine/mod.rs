@@ -53,6 +53,15 @@ pub trait Machine: Default + Send + Sync + 'static {
     fn load_go(from: &mut dyn BufRead) -> Result<Self, SnapshotError>;
 }
 
+/// The version line, as Go uhaha writes it (`-v`, `VERSION`, the start
+/// log): `<name> version <version>[ (<build id>)]`.
+pub fn version_line<M: Machine>(build_id: Option<&str>) -> String {
+    match build_id {
+        Some(id) => format!("{} version {} ({id})", M::NAME, M::VERSION),
+        None => format!("{} version {}", M::NAME, M::VERSION),
+    }
+}
+
 /// The machine's clock and random state, replicated with the data.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Clock {

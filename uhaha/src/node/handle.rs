@@ -244,7 +244,7 @@ impl<M: Commands> NodeBuilder<M> {
     /// ```
     pub fn command_line<A: clap::Args>(mut self) -> (Self, A) {
         let table = CommandTable::new(M::COMMANDS);
-        let version = crate::node::version_line::<M>(self.extensions.build_id.as_deref());
+        let version = crate::machine::version_line::<M>(self.extensions.build_id.as_deref());
         match crate::node::cli::parse::<M, A>(&table, &version) {
             Ok(Invocation::Run(config, logging, flags)) => {
                 crate::node::cli::init_logging(&logging);
@@ -274,7 +274,7 @@ impl<M: Commands> NodeBuilder<M> {
             self.command_line::<NoFlags>().0
         };
         let code = runtime().block_on(async {
-            let version = crate::node::version_line::<M>(builder.extensions.build_id.as_deref());
+            let version = crate::machine::version_line::<M>(builder.extensions.build_id.as_deref());
             tracing::warn!("starting {version}");
             match builder.start().await {
                 Ok(node) => {

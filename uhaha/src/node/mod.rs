@@ -7,12 +7,3 @@ pub mod config;
 pub mod handle;
 pub mod join;
 pub mod start;
-
-/// The version line, as Go uhaha writes it (`-v`, `VERSION`, the start
-/// log): `<name> version <version>[ (<build id>)]`.
-pub fn version_line<M: crate::Machine>(build_id: Option<&str>) -> String {
-    match build_id {
-        Some(id) => format!("{} version {} ({id})", M::NAME, M::VERSION),
-        None => format!("{} version {}", M::NAME, M::VERSION),
-    }
-}

@@ -186,7 +186,7 @@ impl<M: Commands> Server<M> {
                 Ok(()) => Reply::ok(),
                 Err(why) => ErrorCode::ClusterDown.reply(format_args!("not ready: {why}")),
             },
-            Builtin::Version => Reply::bulk(crate::node::version_line::<M>(
+            Builtin::Version => Reply::bulk(crate::machine::version_line::<M>(
                 self.extensions.build_id.as_deref(),
             )),
             Builtin::Barrier => {
