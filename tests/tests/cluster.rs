@@ -456,6 +456,48 @@ fn bare_ports_bind_every_interface_and_advertise_loopback() {
     );
 }
 
+/// `--advertise` is the address the cluster stores and sends clients to: a
+/// node bound to every interface that advertises another address of this
+/// machine (127.0.0.2, which only the wildcard bind receives) is joined,
+/// listed and redirected to by that address alone.
+#[test]
+fn a_node_is_joined_listed_and_redirected_to_by_its_advertised_address() {
+    // The port must be known before the node starts, to advertise it:
+    // take a free one and give it back (a race with other tests, rare).
+    let port = std::net::TcpListener::bind("0.0.0.0:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let advertised = format!("127.0.0.2:{port}");
+    let dir = uhaha_tests::data_dir();
+    let d = dir_arg(dir.path());
+    let _first = NodeProcess::start_at(
+        TICKET,
+        &format!("0.0.0.0:{port}"),
+        &["-n", "1", "-d", &d, "--advertise", &advertised],
+    );
+    let second = NodeProcess::start_at(
+        TICKET,
+        "127.0.0.1:0",
+        &["-n", "2", "-d", &d, "-j", &advertised],
+    );
+    let follower = second.addr.to_string();
+    let mut con = second.client();
+    let list: Vec<Vec<String>> = uhaha_tests::command(&["RAFT", "SERVER", "LIST"])
+        .query(&mut con)
+        .unwrap();
+    let addrs: Vec<&str> = list.iter().map(|row| row[3].as_str()).collect();
+    assert_eq!(addrs, [advertised.as_str(), follower.as_str()]);
+    assert_eq!(
+        error_text(uhaha_tests::command(&["TICKET"]).query::<Value>(&mut con)),
+        format!("MOVED 0 {advertised}")
+    );
+    assert_eq!(
+        query_following(&follower, &["TICKET"], PATIENCE),
+        Ok(Value::Int(1))
+    );
+}
+
 /// Found by uhaha-chaos (seed 1, `--nemesis kill,pause`, a stale read):
 /// openraft (0.9, and 0.10 by default) lets a leader that is killed and
 /// restarted before its followers notice resume its old term at once, and
