@@ -73,10 +73,11 @@ pub type IntermediateFuture<'a> = Pin<Box<dyn Future<Output = Intermediate> + Se
 
 /// A value an `#[intermediate]` or `#[catch_all]` method can return.
 ///
-/// Anything that can be a reply ([`IntoReply`], `Result<T, E: Display>`
-/// included) becomes [`Intermediate::Reply`]; [`Intermediate`] itself and
-/// `Result<Intermediate, E: Display>` are taken as they are, an error
-/// becoming an error reply.
+/// Anything that can be a reply ([`IntoReply`], `Result<T, E>` included,
+/// `E` any `Display` or a [`crate::CommandError`]) becomes
+/// [`Intermediate::Reply`]; [`Intermediate`] itself and
+/// `Result<Intermediate, E>` are taken as they are, an error becoming an
+/// error reply.
 ///
 /// ```
 /// use uhaha::{Intermediate, IntoIntermediate, Reply};
@@ -88,7 +89,7 @@ pub type IntermediateFuture<'a> = Pin<Box<dyn Future<Output = Intermediate> + Se
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned by an #[intermediate] or #[catch_all] method",
     label = "this type implements neither `uhaha::IntoReply` nor `uhaha::IntoIntermediate`",
-    note = "return a reply (any `uhaha::IntoReply` type, `Result<T, E: Display>` included), `uhaha::Intermediate`, or `Result<Intermediate, E: Display>`"
+    note = "return a reply (any `uhaha::IntoReply` type, `Result<T, E: Display or uhaha::CommandError>` included), `uhaha::Intermediate`, or `Result<Intermediate, E: Display or uhaha::CommandError>`"
 )]
 pub trait IntoIntermediate {
     /// Converts the value.
