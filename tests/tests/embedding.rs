@@ -248,3 +248,34 @@ async fn a_bad_config_is_a_typed_error_before_anything_starts() {
         "nothing was created"
     );
 }
+
+/// An embedded node installs no logger of its own unless its config names
+/// a level; then it logs to stderr at that level (the only test in this
+/// process that does, so the process-wide logger is its to check).
+#[tokio::test]
+async fn an_embedded_node_logs_at_its_configs_level_only_when_asked() {
+    use uhaha::tracing::level_filters::LevelFilter;
+    let dir = data_dir();
+    let quiet = Node::<Counter>::builder()
+        .config(config(1, dir.path(), None))
+        .start()
+        .await
+        .unwrap();
+    assert!(
+        !uhaha::tracing::dispatcher::has_been_set(),
+        "a node without a level left the program's logging alone"
+    );
+    quiet.shutdown().await;
+    let other = data_dir();
+    let warn = Node::<Counter>::builder()
+        .config(Config {
+            log: Some(uhaha::LogLevel::Warn),
+            ..config(1, other.path(), None)
+        })
+        .start()
+        .await
+        .unwrap();
+    assert!(uhaha::tracing::dispatcher::has_been_set());
+    assert_eq!(LevelFilter::current(), LevelFilter::WARN);
+    warn.shutdown().await;
+}

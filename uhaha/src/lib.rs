@@ -120,7 +120,7 @@ pub use command::{
 };
 pub use error::{ConfigError, SnapshotError, StartError};
 pub use machine::{sds, Ctx, Machine, Rand, Snapshot, SnapshotView};
-pub use node::config::Config;
+pub use node::config::{Config, LogLevel};
 pub use node::handle::{Node, NodeBuilder, Serving};
 pub use raft::{LogError, Redirect};
 pub use rand_core::RngCore;

@@ -9,7 +9,7 @@
 //! Nothing here exits the process: [`parse`] returns what the command line
 //! asks for, or clap's error, and `serve()` decides.
 
-use super::config::Config;
+use super::config::{Config, LogLevel};
 use crate::command::help::commands_section;
 use crate::command::CommandTable;
 use crate::machine::Machine;
@@ -248,6 +248,10 @@ pub fn parse<M: Machine, A: clap::Args>(
         return Ok(Invocation::Version);
     }
     let program = A::from_arg_matches(&matches)?;
+    let level: LogLevel = flags
+        .level
+        .parse()
+        .map_err(|e: String| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e))?;
     let config = Config {
         id: flags.id,
         addr: flags.addr,
@@ -274,9 +278,10 @@ pub fn parse<M: Machine, A: clap::Args>(
         tls_ca: flags.tls_ca,
         handshake_timeout: Duration::from_secs(flags.handshake_timeout),
         limits: Limits::default(),
+        log: Some(level),
     };
     let logging = Logging {
-        level: flags.level,
+        level,
         json: flags.log_format == "json",
     };
     Ok(Invocation::Run(Box::new(config), logging, program))
@@ -291,13 +296,13 @@ fn host_and_port(addr: &str) -> Result<String, String> {
     }
 }
 
-/// How a node run from the command line logs.
+/// How a node logs.
 pub struct Logging {
-    /// One of uhaha's log levels (`-l`); `parse` has checked the name.
-    level: String,
+    /// One of uhaha's log levels (`-l`).
+    pub level: LogLevel,
     /// One JSON object per line (`--log-format json`), for log shippers,
     /// instead of the human format.
-    json: bool,
+    pub json: bool,
 }
 
 /// Logs to stderr at one of uhaha's log levels, mapped onto tracing's,
@@ -305,7 +310,7 @@ pub struct Logging {
 /// in the format asked for.
 pub fn init_logging(logging: &Logging) {
     let rust_log = std::env::var("RUST_LOG").ok();
-    let Some(targets) = log_targets(&logging.level, rust_log.as_deref()) else {
+    let Some(targets) = log_targets(logging.level, rust_log.as_deref()) else {
         return;
     };
     let targets = targets.unwrap_or_else(|(targets, e)| {
@@ -315,30 +320,34 @@ pub fn init_logging(logging: &Logging) {
     let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let registry = tracing_subscriber::registry().with(targets);
     if logging.json {
-        registry.with(layer.json()).init();
+        // A subscriber the program installed first decides.
+        let _ = registry.with(layer.json()).try_init();
     } else {
         let human = layer
             .with_ansi(std::io::stderr().is_terminal())
             .with_target(false);
-        registry.with(human).init();
+        let _ = registry.with(human).try_init();
     }
 }
 
 /// What is logged at uhaha level `level` (`None`: nothing, `-l silent`),
 /// with `rust_log`'s directives on top; when they do not parse, the
 /// level's alone and why.
-fn log_targets(level: &str, rust_log: Option<&str>) -> Option<Result<Targets, (Targets, String)>> {
+fn log_targets(
+    level: LogLevel,
+    rust_log: Option<&str>,
+) -> Option<Result<Targets, (Targets, String)>> {
     use tracing::Level;
     // openraft narrates every step at INFO and more at DEBUG: `verb` (Go
     // uhaha's level between info and debug) shows the node's and the
     // service's debug lines with openraft's narration, `debug` openraft's
     // debug lines too, and the others keep openraft to warnings.
     let (filter, raft_level) = match level {
-        "debug" => (Level::DEBUG, Level::DEBUG),
-        "verbose" | "verb" => (Level::DEBUG, Level::INFO),
-        "notice" | "info" => (Level::INFO, Level::WARN),
-        "warning" | "warn" => (Level::WARN, Level::WARN),
-        _ => return None,
+        LogLevel::Debug => (Level::DEBUG, Level::DEBUG),
+        LogLevel::Verb => (Level::DEBUG, Level::INFO),
+        LogLevel::Info => (Level::INFO, Level::WARN),
+        LogLevel::Warn => (Level::WARN, Level::WARN),
+        LogLevel::Silent => return None,
     };
     let base = Targets::new()
         .with_target("openraft", raft_level)
@@ -381,13 +390,23 @@ fn byte_size(text: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{byte_size, log_targets};
+    use super::{byte_size, log_targets, LogLevel};
     use tracing::Level;
 
     #[test]
+    fn levels_have_go_uhaha_names() {
+        assert_eq!("verbose".parse(), Ok(LogLevel::Verb));
+        assert_eq!("notice".parse(), Ok(LogLevel::Info));
+        assert_eq!("quiet".parse(), Ok(LogLevel::Silent));
+        assert!("loud".parse::<LogLevel>().is_err());
+    }
+
+    #[test]
     fn rust_log_refines_the_level() {
-        let on = |level, rust_log, target, at| {
-            let targets = log_targets(level, rust_log).unwrap().unwrap();
+        let on = |level: &str, rust_log, target, at| {
+            let targets = log_targets(level.parse().unwrap(), rust_log)
+                .unwrap()
+                .unwrap();
             targets.would_enable(target, &at)
         };
         assert!(!on("info", None, "openraft::core", Level::INFO));
@@ -416,8 +435,8 @@ mod tests {
             Level::DEBUG
         ));
         assert!(on("info", Some("debug"), "uhaha::server", Level::DEBUG));
-        assert!(log_targets("silent", Some("debug")).is_none());
-        let (kept, why) = log_targets("warn", Some("uhaha=loud"))
+        assert!(log_targets(LogLevel::Silent, Some("debug")).is_none());
+        let (kept, why) = log_targets(LogLevel::Warn, Some("uhaha=loud"))
             .unwrap()
             .unwrap_err();
         assert!(

@@ -64,6 +64,12 @@ pub struct Config {
     pub restore: Option<PathBuf>,
     /// Sizes a request may not exceed.
     pub limits: Limits,
+    /// How the node logs (`-l`): with a level, starting the node installs
+    /// uhaha's logger to stderr at that level (`RUST_LOG` refines it),
+    /// unless the program installed a `tracing` subscriber of its own,
+    /// which then decides. `None`: the node installs nothing (an embedded
+    /// node logs through its program's subscriber, if any).
+    pub log: Option<LogLevel>,
     /// The node's TLS certificate chain and key (`--tls-cert`,
     /// `--tls-key`): every connection on the port then speaks TLS.
     pub tls_cert: Option<PathBuf>,
@@ -98,11 +104,45 @@ impl Default for Config {
             snapshot_keep: 2,
             restore: None,
             limits: Limits::default(),
+            log: None,
             tls_cert: None,
             tls_key: None,
             tls_ca: None,
             handshake_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+/// uhaha's log levels (`-l`), from the most said to nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogLevel {
+    /// Everything, openraft's debug lines included (`debug`).
+    Debug,
+    /// The node's and the service's debug lines, and openraft's account of
+    /// its steps (`verb`, `verbose`): Go uhaha's level between the two.
+    Verb,
+    /// What happens to the node (`info`, `notice`): the default.
+    Info,
+    /// Warnings and errors (`warn`, `warning`).
+    Warn,
+    /// Nothing (`silent`, `quiet`).
+    Silent,
+}
+
+impl std::str::FromStr for LogLevel {
+    type Err = String;
+
+    /// Go uhaha's names for the levels.
+    fn from_str(name: &str) -> Result<LogLevel, String> {
+        Ok(match name {
+            "debug" => LogLevel::Debug,
+            "verbose" | "verb" => LogLevel::Verb,
+            "notice" | "info" => LogLevel::Info,
+            "warning" | "warn" => LogLevel::Warn,
+            "quiet" | "silent" => LogLevel::Silent,
+            other => return Err(format!("unknown log level {other:?}")),
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use super::start;
 use crate::client::{Client, ClientError};
 use crate::command::{CommandTable, Commands};
 use crate::error::StartError;
-use crate::node::cli::{Invocation, NoFlags};
+use crate::node::cli::{Invocation, Logging, NoFlags};
 use crate::server::conn::{Conn, ConnData};
 use crate::server::hooks::Role;
 use crate::server::observers::Observed;
@@ -192,6 +192,9 @@ impl<M: Commands> NodeBuilder<M> {
     /// is applied.
     pub async fn start(self) -> Result<Node<M>, StartError> {
         let config = self.config.unwrap_or_default();
+        if let Some(level) = config.log {
+            crate::node::cli::init_logging(&Logging { level, json: false });
+        }
         let id = config.id;
         let shared = start::start::<M>(config, self.extensions, self.on_data_dir).await?;
         let node = Node { shared, id };
