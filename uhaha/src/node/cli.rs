@@ -64,11 +64,10 @@ struct Flags {
         short = 'l',
         value_name = "level",
         default_value = "info",
-        hide_possible_values = true,
-        value_parser = ["debug", "verbose", "verb", "notice", "info", "warning", "warn", "quiet", "silent"],
+        value_parser = |name: &str| name.parse::<LogLevel>(),
         help_heading = "Basic options"
     )]
-    level: String,
+    level: LogLevel,
     /// Log format [human, json]: json writes one object per line
     #[arg(
         long = "log-format",
@@ -248,10 +247,7 @@ pub fn parse<M: Machine, A: clap::Args>(
         return Ok(Invocation::Version);
     }
     let program = A::from_arg_matches(&matches)?;
-    let level: LogLevel = flags
-        .level
-        .parse()
-        .map_err(|e: String| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e))?;
+    let level = flags.level;
     let config = Config {
         id: flags.id,
         addr: flags.addr,

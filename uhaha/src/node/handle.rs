@@ -117,13 +117,13 @@ impl<M: Commands> NodeBuilder<M> {
 
     /// Shows every command the node processes to `observer` (Go uhaha's
     /// `Observer`): its arguments (`AUTH`'s and `HELLO`'s redacted), its
-    /// reply, how long it took and the client's address, for audit logs and metrics of the program's own.
-    /// It sees the commands of the command table (built-ins included),
-    /// not unknown ones, and those of in-process clients neither. It runs
-    /// on a thread of its own, after the reply left: it may block, and a
-    /// slow observer loses the commands that do not fit its backlog
-    /// (4096; counted in `INFO`'s `observer_dropped_commands`) instead of
-    /// holding any up.
+    /// reply, how long it took and the client's address, for audit logs
+    /// and metrics of the program's own. It sees the commands of the
+    /// command table (built-ins included), not unknown ones, and not those
+    /// of in-process clients. It runs on a thread of its own, after the
+    /// reply left: it may block, and a slow observer loses the commands
+    /// that do not fit its backlog (4096; counted in `INFO`'s
+    /// `observer_dropped_commands`) instead of holding any up.
     ///
     /// ```
     /// # #[uhaha::machine(name = "m", version = "0")]

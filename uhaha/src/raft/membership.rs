@@ -49,6 +49,15 @@ pub struct Status {
 }
 
 impl Status {
+    /// The leader's address, if a leader is known.
+    pub fn leader_addr(&self) -> Option<&str> {
+        let leader = self.leader?;
+        self.members
+            .iter()
+            .find(|m| m.id == leader)
+            .map(|m| m.addr.as_str())
+    }
+
     /// Whether this node votes.
     pub fn voter(&self) -> bool {
         self.members.iter().any(|m| m.id == self.id && m.voter)
@@ -186,13 +195,7 @@ impl Cluster {
 
     /// The leader's address, if a leader is known.
     pub fn leader_addr(&self) -> Option<String> {
-        let status = self.status();
-        let leader = status.leader?;
-        status
-            .members
-            .into_iter()
-            .find(|m| m.id == leader)
-            .map(|m| m.addr)
+        self.status().leader_addr().map(str::to_string)
     }
 
     /// Fails with a redirect unless this node leads.
@@ -209,8 +212,8 @@ impl Cluster {
         if status.leader == Some(status.id) {
             return None;
         }
-        Some(match self.leader_addr() {
-            Some(addr) => self.redirect.to(&addr),
+        Some(match status.leader_addr() {
+            Some(addr) => self.redirect.to(addr),
             None => super::errors::not_the_leader(),
         })
     }

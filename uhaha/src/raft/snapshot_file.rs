@@ -69,7 +69,7 @@ impl Header {
 /// writes, compressed as it goes. Returns the payload's size before
 /// compression.
 pub fn write_to(
-    out: &mut impl Write,
+    out: &mut dyn Write,
     header: &Header,
     payload: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<u64> {
@@ -413,6 +413,11 @@ impl SnapshotDir {
         std::fs::read(&path).map_err(|e| format!("snapshot {id}: {e}"))
     }
 
+    /// The newest snapshot's id, if there is one.
+    pub fn newest_id(&self) -> Option<String> {
+        self.ids().into_iter().next()
+    }
+
     /// Snapshot `id`'s file, buffered, to [`open`] it.
     pub fn reader(&self, id: &str) -> Result<io::BufReader<std::fs::File>, String> {
         let path = self.path(id).ok_or("invalid snapshot id")?;
@@ -530,7 +535,7 @@ mod tests {
     }
 
     /// A file as Go uhaha's `RAFT SNAPSHOT READ` returns it.
-    pub fn go_file(start: i64, now: i64, seed: i64, payload: &[u8]) -> Vec<u8> {
+    fn go_file(start: i64, now: i64, seed: i64, payload: &[u8]) -> Vec<u8> {
         let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gzip.write_all(b"SNAP0001").unwrap();
         for n in [start, now, seed] {

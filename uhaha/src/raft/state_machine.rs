@@ -161,9 +161,9 @@ impl<M: Commands> StateMachineStore<M> {
         metrics: SnapshotMetrics,
     ) -> Result<Self, String> {
         let progress = Arc::new(Progress::default());
-        let applied = match snapshots.ids().first() {
+        let applied = match snapshots.newest_id() {
             Some(id) => {
-                let loaded = Applied::from_snapshot(snapshots.reader(id)?)?;
+                let loaded = Applied::from_snapshot(snapshots.reader(&id)?)?;
                 tracing::info!("loaded snapshot {}", loaded.id);
                 progress.snapshot_size(loaded.size);
                 loaded.applied
@@ -296,7 +296,7 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
         let written = self
             .snapshots
             .write_with(id, |file| {
-                size = snapshot_file::write_to(&mut { file }, &header, |to| {
+                size = snapshot_file::write_to(file, &header, |to| {
                     contain_snapshot(|| view.save(to)).map_err(io::Error::other)
                 })?;
                 Ok(())
@@ -350,7 +350,7 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
 
     /// The newest snapshot on disk.
     fn current(&self) -> Result<Option<Snapshot>, String> {
-        let Some(id) = self.snapshots.ids().into_iter().next() else {
+        let Some(id) = self.snapshots.newest_id() else {
             return Ok(None);
         };
         let bytes = self.snapshots.read(&id)?;

@@ -33,9 +33,8 @@ pub struct ReplyQueue {
     /// commands they carried.
     arrived: Instant,
     /// Replies encoded since the last flush, counted in `metrics` once
-    /// written (with one clock reading for all of them), and whether each
-    /// was an error; with the reply itself when it is observed.
-    encoded: Vec<(Track, bool, Option<Reply>)>,
+    /// written (with one clock reading for all of them).
+    encoded: Vec<Replied>,
     /// Where replies are counted; none for a queue of its own (tests).
     metrics: Option<Arc<Metrics>>,
     /// Who observes this connection's commands, and the connection.
@@ -49,6 +48,14 @@ struct Track {
     args: Option<Vec<Bytes>>,
 }
 
+/// A tracked command's reply, encoded: whether it was an error, and for an
+/// observed command its arguments and the reply itself.
+struct Replied {
+    tracked: Tracked,
+    error: bool,
+    observed: Option<(Vec<Bytes>, Reply)>,
+}
+
 enum Pending {
     Ready(Reply),
     Waiting(oneshot::Receiver<Reply>),
@@ -56,10 +63,13 @@ enum Pending {
 
 /// Notes a tracked command's reply as encoded, to count once written (and
 /// observe, with a copy of the reply, when it is observed).
-fn encoded(encoded: &mut Vec<(Track, bool, Option<Reply>)>, track: Option<Track>, reply: &Reply) {
+fn encoded(encoded: &mut Vec<Replied>, track: Option<Track>, reply: &Reply) {
     if let Some(track) = track {
-        let observed = track.args.is_some().then(|| reply.clone());
-        encoded.push((track, reply.is_error(), observed));
+        encoded.push(Replied {
+            tracked: track.tracked,
+            error: reply.is_error(),
+            observed: track.args.map(|args| (args, reply.clone())),
+        });
     }
 }
 
@@ -207,15 +217,15 @@ impl ReplyQueue {
         }
         if let Some(metrics) = self.metrics.as_ref().filter(|_| !self.encoded.is_empty()) {
             let now = Instant::now();
-            for (track, error, reply) in self.encoded.drain(..) {
-                metrics.replied(track.tracked, now, error);
-                if let (Some((observers, addr, conn)), Some(args), Some(reply)) =
-                    (&self.observed, track.args, reply)
+            for replied in self.encoded.drain(..) {
+                metrics.replied(replied.tracked, now, replied.error);
+                if let (Some((observers, addr, conn)), Some((args, reply))) =
+                    (&self.observed, replied.observed)
                 {
                     observers.deliver(Observed {
                         args,
                         reply,
-                        took: now.saturating_duration_since(track.tracked.1),
+                        took: now.saturating_duration_since(replied.tracked.1),
                         addr: *addr,
                         conn: *conn,
                     });
