@@ -225,7 +225,7 @@ fn an_observer_sees_every_command_and_a_stuck_one_holds_none_up() {
     assert!(line.contains("from 127.0.0.1:"), "{line}");
     node.has_logged("observed SET lonely: error from ");
 
-    cluster.query(0, &["SET", "slow", "1"]).unwrap();
+    cluster.query(0, &["SET", "stuck", "1"]).unwrap();
     let mut con = redis::Client::open(format!("redis://{}/", cluster.addrs[0]))
         .unwrap()
         .get_connection()

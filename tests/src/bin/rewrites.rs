@@ -3,8 +3,8 @@
 //! nothing, and one that reports the connection it came from. Its program
 //! leaves a file in the node's directory when it is ready, and sets
 //! `started:<id>` through its own node once the node serves. Its version
-//! carries a build id. Its observer logs the commands it sees, and takes
-//! two seconds over `SET slow ...`.
+//! carries a build id. Its observer logs the commands it sees, and is stuck
+//! for good once it sees `SET stuck ...`.
 
 use std::collections::BTreeMap;
 use uhaha::prelude::*;
@@ -98,9 +98,9 @@ fn main() {
                 .collect();
             match args.as_slice() {
                 [ping] if ping.eq_ignore_ascii_case("PING") => {}
-                [set, slow, ..] if set == "SET" && slow == "slow" => {
-                    std::thread::sleep(std::time::Duration::from_secs(2));
-                }
+                [set, stuck, ..] if set == "SET" && stuck == "stuck" => loop {
+                    std::thread::park();
+                },
                 _ => {
                     let outcome = if seen.reply().is_error() {
                         "error"
