@@ -1,7 +1,7 @@
 //! Other ecosystems' clients against a three-node cluster: the newest
 //! redis-py (default settings, `protocol=2`, and `RedisCluster` started
-//! from a follower) and `redis-cli -3`, each driven by a script in
-//! `tests/interop/`.
+//! from a follower), `redis-cli -3`, and both as pub/sub subscribers of a
+//! kvdb cluster, each driven by a script in `tests/interop/`.
 //!
 //! On a machine without python3's `redis` package or without redis-cli the
 //! tests are skipped with a message saying what is missing, except in CI
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use uhaha_tests::{skip_for_lack_of, Cluster};
 
 const TYPED: &str = env!("CARGO_BIN_EXE_typed");
+const KVDB: &str = env!("CARGO_BIN_EXE_kvdb-node");
 /// How long a script may run before it is killed and the test fails.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -42,10 +43,10 @@ fn lacks_redis_cli() -> Option<&'static str> {
 }
 
 /// Runs `tests/interop/<script>` with the leader's and a follower's
-/// addresses of a fresh three-node `typed` cluster, and fails the test if
-/// the script fails or outlives [`SCRIPT_TIMEOUT`].
-fn run_script(script: &str) {
-    let cluster = Cluster::start(TYPED, 3, &[]);
+/// addresses of a fresh three-node cluster of `binary`, and fails the test
+/// if the script fails or outlives [`SCRIPT_TIMEOUT`].
+fn run_script(binary: &str, script: &str) {
+    let cluster = Cluster::start(binary, 3, &[]);
     let leader = cluster.leader();
     let follower = (leader + 1) % cluster.addrs.len();
     let path = format!("{}/interop/{script}", env!("CARGO_MANIFEST_DIR"));
@@ -75,7 +76,7 @@ fn redis_py_drives_a_three_node_cluster() {
     if skip_for_lack_of("redis_py_drives_a_three_node_cluster", lacks_redis_py()) {
         return;
     }
-    run_script("redis_py.py");
+    run_script(TYPED, "redis_py.py");
 }
 
 #[test]
@@ -86,5 +87,14 @@ fn redis_cli_speaks_resp3_with_help_and_hints() {
     ) {
         return;
     }
-    run_script("redis_cli.py");
+    run_script(TYPED, "redis_cli.py");
+}
+
+#[test]
+fn redis_py_and_redis_cli_subscribe_on_a_follower() {
+    let test = "redis_py_and_redis_cli_subscribe_on_a_follower";
+    if skip_for_lack_of(test, lacks_redis_py().or(lacks_redis_cli())) {
+        return;
+    }
+    run_script(KVDB, "pubsub.py");
 }

@@ -102,6 +102,7 @@ pub mod glob;
 mod machine;
 mod metrics;
 mod node;
+pub mod pubsub;
 mod raft;
 mod secret;
 mod server;
@@ -116,7 +117,8 @@ pub use clap;
 pub use client::{Client, ClientBuilder, ClientError, ReplyError};
 pub use command::{
     command_names, ArgError, ArrayElement, CommandError, ErrorCode, FromArg, FromReply,
-    FromReplyError, Intermediate, IntoErrorReply, IntoIntermediate, IntoReply, Reply, ToArg,
+    FromReplyError, Intermediate, IntoErrorReply, IntoIntermediate, IntoReply, Protocol, Reply,
+    ToArg,
 };
 pub use error::{ConfigError, SnapshotError, StartError};
 pub use machine::{sds, Ctx, Machine, Rand, Snapshot, SnapshotView};
@@ -125,6 +127,7 @@ pub use node::handle::{Node, NodeBuilder, Serving};
 pub use raft::{LogError, Redirect};
 pub use rand_core::RngCore;
 pub use server::conn::{Conn, ConnData};
+pub use server::hijack::{Hijack, Hijacked};
 pub use server::hooks::Role;
 pub use server::observers::Observed;
 pub use server::resp::Limits;
@@ -165,6 +168,10 @@ pub mod __private {
     /// A connection without a client, for tests that run generated
     /// `#[intermediate]` and `#[catch_all]` code by hand.
     pub fn test_conn() -> Conn {
-        Conn::new(0, std::net::SocketAddr::from(([0, 0, 0, 0], 0)))
+        Conn::new(
+            0,
+            std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            Default::default(),
+        )
     }
 }

@@ -1,6 +1,8 @@
 //! A key-value store with expiring keys, replicated by Raft: uhaha's kvdb
 //! example. See README.md for a walk through a three-node cluster.
 
+mod subscriber;
+
 use imbl::OrdMap;
 use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
@@ -217,6 +219,55 @@ impl Kvdb {
         Ok(Intermediate::Command(vec![Bytes::from("SET"), key, millis]))
     }
 
+    /// Publishes a message to a channel: PUBLISH channel message. A write,
+    /// so that the subscribers of every node receive it; replies with the
+    /// number of subscribers that received it on the node that answers
+    /// (as a node of Redis Cluster counts its own).
+    #[write]
+    fn publish(&mut self, ctx: &mut Ctx, channel: Bytes, message: Bytes) -> usize {
+        ctx.publish(channel, message)
+    }
+
+    /// Subscribes the connection to channels: SUBSCRIBE channel [channel ...].
+    /// Works on every node, followers included.
+    #[intermediate]
+    fn subscribe(conn: &Conn, channel: Bytes, more: Vec<Bytes>) -> Intermediate {
+        subscriber::enter(conn, command("SUBSCRIBE", channel, more))
+    }
+
+    /// Subscribes the connection to the channels that match glob patterns:
+    /// PSUBSCRIBE pattern [pattern ...].
+    #[intermediate]
+    fn psubscribe(conn: &Conn, pattern: Bytes, more: Vec<Bytes>) -> Intermediate {
+        subscriber::enter(conn, command("PSUBSCRIBE", pattern, more))
+    }
+
+    /// Ends subscriptions to channels (all without arguments):
+    /// UNSUBSCRIBE [channel ...].
+    #[intermediate]
+    fn unsubscribe(conn: &Conn, channels: Vec<Bytes>) -> Intermediate {
+        subscriber::enter(
+            conn,
+            [Bytes::from("UNSUBSCRIBE")]
+                .into_iter()
+                .chain(channels)
+                .collect(),
+        )
+    }
+
+    /// Ends subscriptions to patterns (all without arguments):
+    /// PUNSUBSCRIBE [pattern ...].
+    #[intermediate]
+    fn punsubscribe(conn: &Conn, patterns: Vec<Bytes>) -> Intermediate {
+        subscriber::enter(
+            conn,
+            [Bytes::from("PUNSUBSCRIBE")]
+                .into_iter()
+                .chain(patterns)
+                .collect(),
+        )
+    }
+
     /// Answers a command this store does not have as Redis does, with the
     /// closest command's name as a hint:
     /// `ERR unknown command 'gte' (did you mean 'get'?), with args beginning with: 'k'`.
@@ -248,6 +299,11 @@ impl Kvdb {
             self.keys.remove(&key);
         }
     }
+}
+
+/// A command from its name, its first argument and the rest.
+fn command(name: &'static str, first: Bytes, more: Vec<Bytes>) -> Vec<Bytes> {
+    [Bytes::from(name), first].into_iter().chain(more).collect()
 }
 
 /// The known name closest to `name`, ignoring case, if it is close enough

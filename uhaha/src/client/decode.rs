@@ -129,7 +129,8 @@ fn parse(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Reply>, Dec
                 }
             }
             match kind {
-                b'*' | b'>' => Reply::Array(items),
+                b'*' => Reply::Array(items),
+                b'>' => Reply::Push(items),
                 b'~' => Reply::Set(items),
                 b'%' => Reply::Map(into_pairs(items)),
                 // Attributes describe the reply that follows: skip them.
@@ -180,6 +181,7 @@ mod tests {
             ]),
             Reply::Set(vec![Reply::Integer(3), Reply::Integer(1)]),
             Reply::Verbatim("info text".into()),
+            Reply::Push(vec![Reply::bulk("message"), Reply::bulk("news")]),
         ])
     }
 

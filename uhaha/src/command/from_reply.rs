@@ -163,10 +163,10 @@ fn text(reply: &Reply) -> Option<&[u8]> {
     }
 }
 
-/// The items of an array or a set.
+/// The items of an array, a set or a push.
 fn items(reply: Reply) -> Result<Vec<Reply>, FromReplyError> {
     match value(reply)? {
-        Reply::Array(items) | Reply::Set(items) => Ok(items),
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => Ok(items),
         other => Err(FromReplyError::unexpected("an array", &other)),
     }
 }
@@ -398,7 +398,7 @@ mod tests {
                     .flat_map(|(k, v)| [resp2(k), resp2(v)])
                     .collect(),
             ),
-            Reply::Set(items) | Reply::Array(items) => {
+            Reply::Set(items) | Reply::Array(items) | Reply::Push(items) => {
                 Reply::Array(items.into_iter().map(resp2).collect())
             }
             Reply::Double(d) => Reply::bulk(d.to_string()),

@@ -9,6 +9,7 @@
 use super::reply::{IntoReply, Reply};
 use super::to_arg::ToArg;
 use super::IntoErrorReply;
+use crate::server::hijack::{Hijack, Hijacked};
 use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
@@ -20,6 +21,7 @@ use std::pin::Pin;
 /// log, a `#[read]` through the read barrier, a built-in runs here; its
 /// reply is the client's reply. A command rewritten more than
 /// [`Intermediate::MAX_REWRITES`] times in a row is answered with an error.
+/// `Hijack` takes the connection over; see [`Intermediate::hijack`].
 ///
 /// ```
 /// use uhaha::Intermediate;
@@ -34,13 +36,15 @@ use std::pin::Pin;
 /// }
 /// assert!(matches!(setnow("k".into()), Intermediate::Command(cmd) if cmd.len() == 3));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Intermediate {
     /// Answer the client with this reply.
     Reply(Reply),
     /// Run this command (its name first) instead, and answer with its reply.
     Command(Vec<Bytes>),
+    /// Take the connection over.
+    Hijack(Hijack),
 }
 
 impl Intermediate {
@@ -63,6 +67,53 @@ impl Intermediate {
     /// ```
     pub fn command<A: ToArg>(args: impl IntoIterator<Item = A>) -> Intermediate {
         Intermediate::Command(args.into_iter().map(ToArg::into_arg).collect())
+    }
+
+    /// Takes the connection over (uhaha's `Hijack`): once the replies to
+    /// the client's earlier commands are written, `run` gets the connection
+    /// and does all of its reading and writing, without a reply of the
+    /// node's for this command. It returns the connection to hand it back
+    /// to the node, which serves its next commands as before, or `None` to
+    /// close it. For streaming replies, blocking commands and pub/sub.
+    ///
+    /// A hijacker runs on the node the client is connected to, in the
+    /// connection's task: it should wait (on the client, a
+    /// [`Subscriber`](crate::pubsub::Subscriber), a timer), never block.
+    ///
+    /// ```
+    /// use uhaha::prelude::*;
+    ///
+    /// #[uhaha::machine]
+    /// #[derive(Default)]
+    /// struct Echo;
+    ///
+    /// #[uhaha::machine]
+    /// impl Echo {
+    ///     /// ECHOMODE: repeats every command's arguments until `STOP`, then
+    ///     /// goes back to normal commands.
+    ///     #[intermediate]
+    ///     fn echomode() -> Intermediate {
+    ///         Intermediate::hijack(|mut conn| async move {
+    ///             conn.send(&Reply::ok()).await.ok()?;
+    ///             while let Some(cmd) = conn.read_command().await.ok()? {
+    ///                 if cmd[0].eq_ignore_ascii_case(b"STOP") {
+    ///                     conn.send(&Reply::ok()).await.ok()?;
+    ///                     return Some(conn);
+    ///                 }
+    ///                 let args = cmd[1..].iter().cloned().map(Reply::Bulk).collect();
+    ///                 conn.send(&Reply::Array(args)).await.ok()?;
+    ///             }
+    ///             None
+    ///         })
+    ///     }
+    /// }
+    /// ```
+    pub fn hijack<F, Fut>(run: F) -> Intermediate
+    where
+        F: FnOnce(Hijacked) -> Fut + Send + 'static,
+        Fut: Future<Output = Option<Hijacked>> + Send + 'static,
+    {
+        Intermediate::Hijack(Hijack::new(run))
     }
 }
 
@@ -126,8 +177,16 @@ mod tests {
             Intermediate::Reply(Reply::Error("ERR boom".into()))
         );
         let cmd = Intermediate::command(["SET", "k", "v"]);
-        assert_eq!(cmd.clone().into_intermediate(), cmd);
-        assert_eq!(Ok::<_, String>(cmd.clone()).into_intermediate(), cmd);
+        assert_eq!(
+            Intermediate::command(["SET", "k", "v"]).into_intermediate(),
+            cmd
+        );
+        assert_eq!(
+            Ok::<_, String>(Intermediate::command(["SET", "k", "v"])).into_intermediate(),
+            cmd
+        );
+        let hijack = Intermediate::hijack(|conn| async move { Some(conn) });
+        assert_ne!(hijack, Intermediate::hijack(|_| async move { None }));
         assert_eq!(
             Intermediate::command([1u64, 2]),
             Intermediate::Command(vec![Bytes::from("1"), Bytes::from("2")])

@@ -58,6 +58,10 @@ pub enum Reply {
     /// RESP2, a verbatim string of format `txt` in RESP3, as Redis 7 sends
     /// it, so that RESP3 clients can show it as text.
     Verbatim(String),
+    /// A message the client did not ask for (a published message for a
+    /// subscriber): an array in RESP2, a push in RESP3, so that a RESP3
+    /// client can tell it from a command's reply.
+    Push(Vec<Reply>),
 }
 
 impl Reply {
@@ -113,14 +117,9 @@ impl Reply {
             Reply::Bulk(b) => bulk(out, b),
             Reply::Null if resp3 => out.put_slice(b"_\r\n"),
             Reply::Null => out.put_slice(b"$-1\r\n"),
-            Reply::Array(items) => {
-                integer(out, b'*', items.len() as i64);
-                items.iter().for_each(|i| i.encode(protocol, out));
-            }
-            Reply::Set(items) => {
-                integer(out, if resp3 { b'~' } else { b'*' }, items.len() as i64);
-                items.iter().for_each(|i| i.encode(protocol, out));
-            }
+            Reply::Array(items) => aggregate(out, b'*', items, protocol),
+            Reply::Set(items) => aggregate(out, if resp3 { b'~' } else { b'*' }, items, protocol),
+            Reply::Push(items) => aggregate(out, if resp3 { b'>' } else { b'*' }, items, protocol),
             Reply::Map(pairs) => {
                 if resp3 {
                     integer(out, b'%', pairs.len() as i64);
@@ -152,6 +151,12 @@ impl Reply {
         self.encode(Protocol::Resp2, &mut out);
         out.to_vec()
     }
+}
+
+/// An array, set or push: its length after `tag`, then its items.
+fn aggregate(out: &mut BytesMut, tag: u8, items: &[Reply], protocol: Protocol) {
+    integer(out, tag, items.len() as i64);
+    items.iter().for_each(|i| i.encode(protocol, out));
 }
 
 fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
@@ -432,6 +437,18 @@ mod tests {
             ("$5\r\na:1\r\n\r\n".into(), "=9\r\ntxt:a:1\r\n\r\n".into())
         );
         assert_eq!(both(Reply::Verbatim(String::new())).1, "=4\r\ntxt:\r\n");
+    }
+
+    #[test]
+    fn a_push_is_an_array_in_resp2() {
+        let push = Reply::Push(vec![Reply::bulk("message"), Reply::Integer(1)]);
+        assert_eq!(
+            both(push),
+            (
+                "*2\r\n$7\r\nmessage\r\n:1\r\n".into(),
+                ">2\r\n$7\r\nmessage\r\n:1\r\n".into()
+            )
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub mod sds;
 mod snapshot;
 
 use crate::error::SnapshotError;
+use crate::pubsub::Hub;
+use bytes::Bytes;
 pub(crate) use contain::{command_reply, contain, contain_future, contain_snapshot, Panicked};
 use rand_core::RngCore;
 use rand_pcg::Pcg64;
@@ -150,6 +152,8 @@ pub struct Ctx<'a> {
     start: u64,
     rng: RandSource<'a>,
     advancing: bool,
+    /// Where a write's published messages go; none in a read.
+    pubsub: Option<&'a Hub>,
 }
 
 enum RandSource<'a> {
@@ -158,13 +162,15 @@ enum RandSource<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    /// A context for a write: time and random numbers advance.
-    pub(crate) fn for_write(clock: &'a mut Clock) -> Ctx<'a> {
+    /// A context for a write: time and random numbers advance, and
+    /// messages are published to `pubsub`.
+    pub(crate) fn for_write(clock: &'a mut Clock, pubsub: &'a Hub) -> Ctx<'a> {
         Ctx {
             now: Cell::new(clock.now),
             start: clock.start,
             rng: RandSource::Live(RefCell::new(&mut clock.rng)),
             advancing: true,
+            pubsub: Some(pubsub),
         }
     }
 
@@ -175,6 +181,7 @@ impl<'a> Ctx<'a> {
             start: clock.start,
             rng: RandSource::Frozen(clock.rng.clone()),
             advancing: false,
+            pubsub: None,
         }
     }
 
@@ -208,6 +215,40 @@ impl<'a> Ctx<'a> {
                 Rand(RandInner::Live(RefMut::map(rng.borrow_mut(), |r| &mut **r)))
             }
             RandSource::Frozen(rng) => Rand(RandInner::Frozen(rng.clone())),
+        }
+    }
+
+    /// Publishes `payload` to the subscribers of `channel` (see
+    /// [`crate::pubsub`]) on this node; returns how many received it here,
+    /// which is what Redis' `PUBLISH` replies. A write runs on every node,
+    /// so every node's subscribers receive it.
+    ///
+    /// It takes `&mut Ctx`, which only a `#[write]` method has: a read runs
+    /// on one node only, so its messages would reach one node's subscribers.
+    ///
+    /// ```
+    /// use uhaha::prelude::*;
+    ///
+    /// #[uhaha::machine]
+    /// #[derive(Default)]
+    /// struct Chat {
+    ///     said: u64,
+    /// }
+    ///
+    /// #[uhaha::machine]
+    /// impl Chat {
+    ///     /// PUBLISH channel message.
+    ///     #[write]
+    ///     fn publish(&mut self, ctx: &mut Ctx, channel: Bytes, message: Bytes) -> usize {
+    ///         self.said += 1;
+    ///         ctx.publish(channel, message)
+    ///     }
+    /// }
+    /// ```
+    pub fn publish(&mut self, channel: impl Into<Bytes>, payload: impl Into<Bytes>) -> usize {
+        match self.pubsub {
+            Some(hub) => hub.publish(&channel.into(), &payload.into()),
+            None => 0,
         }
     }
 }
@@ -318,7 +359,8 @@ mod tests {
         let mut clock = Clock::default();
         clock.advance(10, 7);
         let (a, b, t) = {
-            let ctx = Ctx::for_write(&mut clock);
+            let hub = Hub::default();
+            let ctx = Ctx::for_write(&mut clock, &hub);
             let (a, b) = (ctx.now(), ctx.now());
             (a, b, ctx.time_nanos())
         };
@@ -334,11 +376,11 @@ mod tests {
         let (mut x, mut y) = (Clock::default(), Clock::default());
         x.advance(1, 42);
         y.advance(1, 42);
-        let a = Ctx::for_write(&mut x).rand().next_u64();
-        let b = Ctx::for_write(&mut y).rand().next_u64();
+        let a = Ctx::for_write(&mut x, &Hub::default()).rand().next_u64();
+        let b = Ctx::for_write(&mut y, &Hub::default()).rand().next_u64();
         assert_eq!(a, b);
         y.advance(2, 43);
-        assert_ne!(a, Ctx::for_write(&mut y).rand().next_u64());
+        assert_ne!(a, Ctx::for_write(&mut y, &Hub::default()).rand().next_u64());
     }
 
     /// The draws for a seed are pinned: a change of algorithm would make a
@@ -347,7 +389,8 @@ mod tests {
     fn int_float_and_uuid_are_pinned_for_a_seed() {
         let mut clock = Clock::default();
         clock.advance(1, 42);
-        let ctx = Ctx::for_write(&mut clock);
+        let hub = Hub::default();
+        let ctx = Ctx::for_write(&mut clock, &hub);
         let mut rand = ctx.rand();
         assert_eq!(rand.int(), 3977834276603591382);
         assert_eq!(rand.float(), 0.6300000123809802);

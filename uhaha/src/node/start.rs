@@ -8,6 +8,7 @@ use super::config::Config;
 use crate::command::{CommandTable, Commands};
 use crate::error::StartError;
 use crate::metrics::Metrics;
+use crate::pubsub::Hub;
 use crate::raft::snapshot_file::SnapshotDir;
 use crate::raft::{
     self, Backup, Cluster, LogStore, Network, Proposer, Raft, ReadBarrier, StateMachineStore,
@@ -15,7 +16,6 @@ use crate::raft::{
 use crate::server::clients::Clients;
 use crate::server::endpoints::Endpoints;
 use crate::server::health::Lifecycle;
-use crate::server::monitor::Monitors;
 use crate::server::observers::Observers;
 use crate::server::{Extensions, Server, Settings};
 use crate::tasks::Tasks;
@@ -63,9 +63,14 @@ pub(crate) async fn start<M: Commands>(
         SnapshotDir::open(&dir.join("snapshots"), config.snapshot_keep)
             .map_err(StartError::Storage)?,
     );
-    let machine =
-        StateMachineStore::<M>::open(table.clone(), snapshots.clone(), metrics.snapshots.clone())
-            .map_err(StartError::Storage)?;
+    let pubsub = Arc::new(Hub::default());
+    let machine = StateMachineStore::<M>::open(
+        table.clone(),
+        snapshots.clone(),
+        metrics.snapshots.clone(),
+        pubsub.clone(),
+    )
+    .map_err(StartError::Storage)?;
     let restored = restore.is_some();
     if let Some(backup) = restore {
         machine.restore(backup).await;
@@ -133,8 +138,9 @@ pub(crate) async fn start<M: Commands>(
         shutdown: Notify::new(),
         clients,
         extensions,
-        monitors: Monitors::default(),
+        monitors: Arc::default(),
         observers,
+        pubsub,
         my_addr: my_addr.clone(),
         tasks,
         lifecycle,

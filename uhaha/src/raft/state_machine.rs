@@ -7,6 +7,7 @@ use super::{
 use crate::command::{Args, Builtin, CommandTable, Commands, Reply, Route};
 use crate::machine::{command_reply, contain, contain_snapshot, Clock, Ctx};
 use crate::metrics::SnapshotMetrics;
+use crate::pubsub::Hub;
 use crate::raft::snapshot_file::{self, Counted, Header, Origin, SnapshotDir};
 use crate::raft::snapshot_policy::Progress;
 use futures_util::future::BoxFuture;
@@ -44,15 +45,16 @@ impl<M: Default> Default for Applied<M> {
 }
 
 impl<M: Commands> Applied<M> {
-    /// Runs one replicated command and returns its reply. User code runs
+    /// Runs one replicated command and returns its reply; what it publishes
+    /// goes to `pubsub`'s subscribers. User code runs
     /// contained (see [`crate::machine::contain`]): a panic is the
     /// command's error reply, the same on every node.
-    fn apply_command(&mut self, table: &CommandTable, command: &Command) -> Reply {
+    fn apply_command(&mut self, table: &CommandTable, pubsub: &Hub, command: &Command) -> Reply {
         let Some(name) = command.first() else {
             return Reply::Null;
         };
         if name.as_ref() == TICK {
-            let mut ctx = Ctx::for_write(&mut self.clock);
+            let mut ctx = Ctx::for_write(&mut self.clock, pubsub);
             let ticked = contain(|| self.machine.tick(&mut ctx));
             self.clock.now = ctx.time_nanos();
             return match ticked {
@@ -63,7 +65,7 @@ impl<M: Commands> Applied<M> {
         match table.lookup(name) {
             Some(Route::Builtin(Builtin::Barrier)) => Reply::ok(),
             Some(Route::User(index)) => {
-                let mut ctx = Ctx::for_write(&mut self.clock);
+                let mut ctx = Ctx::for_write(&mut self.clock, pubsub);
                 let args = Args::new(&command[1..]);
                 let name = M::COMMANDS[index].name;
                 let reply = command_reply(name, || self.machine.write(index, &mut ctx, args));
@@ -137,6 +139,8 @@ pub struct StateMachineStore<M> {
     /// asked for the snapshot; see [`StateMachineStore::build_failures`].
     build_failures: Arc<watch::Sender<Option<String>>>,
     metrics: SnapshotMetrics,
+    /// Where writes publish messages.
+    pubsub: Arc<Hub>,
 }
 
 impl<M> Clone for StateMachineStore<M> {
@@ -148,17 +152,19 @@ impl<M> Clone for StateMachineStore<M> {
             progress: self.progress.clone(),
             build_failures: self.build_failures.clone(),
             metrics: self.metrics.clone(),
+            pubsub: self.pubsub.clone(),
         }
     }
 }
 
 impl<M: Commands> StateMachineStore<M> {
     /// A store over the newest snapshot in `snapshots`, or a fresh state,
-    /// counting snapshots in `metrics`.
+    /// counting snapshots in `metrics`; writes publish to `pubsub`.
     pub fn open(
         table: Arc<CommandTable>,
         snapshots: Arc<SnapshotDir>,
         metrics: SnapshotMetrics,
+        pubsub: Arc<Hub>,
     ) -> Result<Self, String> {
         let progress = Arc::new(Progress::default());
         let applied = match snapshots.newest_id() {
@@ -177,6 +183,7 @@ impl<M: Commands> StateMachineStore<M> {
             progress,
             build_failures: Arc::new(watch::Sender::new(None)),
             metrics,
+            pubsub,
         })
     }
 
@@ -254,7 +261,7 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
                             .iter()
                             .map(|c| {
                                 self.progress.applied(c);
-                                state.apply_command(table, c)
+                                state.apply_command(table, &self.pubsub, c)
                             })
                             .collect();
                         replies.push(out);

@@ -2,6 +2,7 @@
 //! catch-all commands, custom services) know about the connection a command
 //! came from.
 
+use crate::pubsub::{Hub, Subscriber};
 use std::any::Any;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,14 +28,16 @@ pub struct Conn {
     id: u64,
     addr: SocketAddr,
     data: Option<ConnData>,
+    pubsub: Arc<Hub>,
 }
 
 impl Conn {
-    pub(crate) fn new(id: u64, addr: SocketAddr) -> Conn {
+    pub(crate) fn new(id: u64, addr: SocketAddr, pubsub: Arc<Hub>) -> Conn {
         Conn {
             id,
             addr,
             data: None,
+            pubsub,
         }
     }
 
@@ -52,6 +55,13 @@ impl Conn {
     /// The data the connection hook attached, if it is a `T`.
     pub fn data<T: Any + Send + Sync>(&self) -> Option<&T> {
         self.data.as_deref()?.downcast_ref()
+    }
+
+    /// A subscriber to the messages that writes publish on this node (see
+    /// [`crate::pubsub`]), with no subscriptions yet. A connection that
+    /// waits for messages is hijacked ([`crate::Intermediate::hijack`]).
+    pub fn subscriber(&self) -> Subscriber {
+        Subscriber::new(self.pubsub.clone())
     }
 
     pub(crate) fn set_data(&mut self, data: Option<ConnData>) {

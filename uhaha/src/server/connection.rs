@@ -7,15 +7,17 @@ use super::Server;
 use crate::command::{Commands, Protocol, Reply};
 use crate::metrics::{Metrics, Rejected, Tracked};
 use crate::server::dispatch::Flow;
+use crate::server::hijack::Hijacked;
 use crate::server::observers::{observed_args, Observed, Observers};
 use crate::server::resp::RequestParser;
 use crate::server::session::Session;
+use crate::tls::Stream;
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 
 /// Replies in request order: some known at once, some still waiting for
@@ -128,6 +130,12 @@ impl ReplyQueue {
                 args: self.observed.as_ref().map(|_| observed_args(cmd)),
             });
         }
+    }
+
+    /// Counts no reply for the command last tracked: it has none (a
+    /// hijacking command).
+    pub fn untrack(&mut self) {
+        self.tracked = None;
     }
 
     /// Whether a read barrier has passed since the connection last read
@@ -247,28 +255,26 @@ impl ReplyQueue {
     }
 }
 
-/// Serves one client until it leaves, sends `QUIT`, or breaks the protocol.
-pub async fn serve_client<M, S>(
+/// Serves one client until it leaves, sends `QUIT`, breaks the protocol,
+/// or a hijacker closes it.
+pub async fn serve_client<M: Commands>(
     shared: &Server<M>,
-    stream: &mut S,
+    mut stream: Box<dyn Stream>,
     mut buf: BytesMut,
     mut session: Session,
-) where
-    M: Commands,
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+) {
     let mut parser = RequestParser::new(shared.settings.limits);
     let mut queue = ReplyQueue::counted(shared.metrics.clone(), &shared.observers, &session);
     let mut read = buf.len();
     loop {
         let mut flow = Flow::Continue;
         let mut commands = 0;
-        while flow == Flow::Continue {
+        while matches!(flow, Flow::Continue) {
             match parser.next(&mut buf) {
                 Ok(Some(cmd)) => {
                     commands += 1;
                     flow = shared.dispatch(&mut session, cmd, &mut queue).await;
-                    if queue.full() && queue.flush_counted(stream, &session).await.is_err() {
+                    if queue.full() && queue.flush_counted(&mut stream, &session).await.is_err() {
                         return;
                     }
                 }
@@ -284,12 +290,25 @@ pub async fn serve_client<M, S>(
         session
             .client
             .batch(commands, session.last_command, read as u64);
-        if queue.flush_counted(stream, &session).await.is_err() || flow == Flow::Close {
+        if queue.flush_counted(&mut stream, &session).await.is_err() || matches!(flow, Flow::Close)
+        {
             let _ = stream.shutdown().await;
             return;
         }
-        if flow == Flow::Monitor {
-            return stream_monitor(shared, stream, buf, &mut parser).await;
+        match flow {
+            Flow::Hijack(hijack) => {
+                let conn =
+                    Hijacked::new(stream, buf, parser, session.protocol, session.conn.clone());
+                let Some(back) = hijack.run(conn).await else {
+                    return;
+                };
+                (stream, buf, parser) = back.into_parts();
+                // Commands may wait in the buffer: parse before reading.
+                read = 0;
+                queue.received();
+                continue;
+            }
+            Flow::Continue | Flow::Close => {}
         }
         shrink_if_empty(&mut buf, 0);
         buf.reserve(16 << 10);
@@ -298,77 +317,6 @@ pub async fn serve_client<M, S>(
             Ok(n) => n,
         };
         queue.received();
-    }
-}
-
-/// Streams the monitor feed to a client that sent `MONITOR`, until it
-/// leaves or sends `QUIT`. Lines that waited are written together, and a
-/// feed that fell behind is counted, never waited for.
-async fn stream_monitor<M, S>(
-    shared: &Server<M>,
-    stream: &mut S,
-    mut buf: BytesMut,
-    parser: &mut RequestParser,
-) where
-    M: Commands,
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    use tokio::sync::broadcast::error::RecvError;
-    let mut feed = shared.monitors.subscribe();
-    let mut out = BytesMut::new();
-    // Commands pipelined behind MONITOR are already in the buffer.
-    if monitor_input(stream, &mut buf, parser).await.is_err() {
-        return;
-    }
-    loop {
-        tokio::select! {
-            line = feed.recv() => {
-                match line {
-                    Ok(line) => out.extend_from_slice(&line),
-                    Err(RecvError::Lagged(lost)) => shared.monitors.dropped(lost),
-                    Err(RecvError::Closed) => return,
-                }
-                while let Ok(line) = feed.try_recv() {
-                    out.extend_from_slice(&line);
-                }
-                if stream.write_all(&out).await.is_err() {
-                    return;
-                }
-                out.clear();
-            }
-            read = stream.read_buf(&mut buf) => {
-                if !matches!(read, Ok(n) if n > 0)
-                    || monitor_input(stream, &mut buf, parser).await.is_err()
-                {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Answers what a monitoring client sent: `QUIT` ends the connection
-/// (`Err`), as does a protocol error; anything else is refused.
-async fn monitor_input<S: AsyncWrite + Unpin>(
-    stream: &mut S,
-    buf: &mut BytesMut,
-    parser: &mut RequestParser,
-) -> Result<(), ()> {
-    loop {
-        let reply: &[u8] = match parser.next(buf) {
-            Ok(None) => return Ok(()),
-            Ok(Some(cmd)) if cmd[0].eq_ignore_ascii_case(b"QUIT") => {
-                let _ = stream.write_all(b"+OK\r\n").await;
-                return Err(());
-            }
-            Ok(Some(_)) => b"-ERR only QUIT is allowed in MONITOR mode\r\n",
-            Err(e) => {
-                let error = format!("-{e}\r\n");
-                let _ = stream.write_all(error.as_bytes()).await;
-                return Err(());
-            }
-        };
-        stream.write_all(reply).await.map_err(|_| ())?;
     }
 }
 

@@ -10,17 +10,17 @@ use crate::machine::{command_reply, contain, machine_reply, Ctx};
 use crate::metrics::Rejected;
 use crate::raft::Applied;
 use crate::server::connection::ReplyQueue;
+use crate::server::hijack::Hijack;
 use crate::server::session::{self, noauth, Session};
 use bytes::Bytes;
 
 /// Whether the connection goes on after a command.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Flow {
     Continue,
     Close,
-    /// The client sent `MONITOR`: the connection streams the monitor feed
-    /// from now on.
-    Monitor,
+    /// The connection is taken over: by an intermediate, or by `MONITOR`.
+    Hijack(Hijack),
 }
 
 /// The commands a client may send before it authenticates, as in Redis:
@@ -211,7 +211,7 @@ impl<M: Commands> Server<M> {
             Builtin::Cluster => self.cluster_commands().cluster_command(&cmd),
             Builtin::Monitor => {
                 queue.ready(Reply::ok());
-                return Flow::Monitor;
+                return Flow::Hijack(self.monitors.monitor());
             }
             Builtin::Shutdown => {
                 tracing::warn!("shutting down on SHUTDOWN from client {}", session.id());

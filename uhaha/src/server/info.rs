@@ -11,6 +11,7 @@ use super::monitor::Monitors;
 use super::observers::Observers;
 use super::Settings;
 use crate::command::Reply;
+use crate::pubsub::Hub;
 use crate::raft::snapshot_file::SnapshotDir;
 use crate::raft::Cluster;
 use crate::server::clients::Clients;
@@ -140,6 +141,7 @@ pub struct Info<'a> {
     pub snapshots: &'a SnapshotDir,
     pub monitors: &'a Monitors,
     pub observers: &'a Observers,
+    pub pubsub: &'a Hub,
     pub settings: &'a Settings,
 }
 
@@ -222,6 +224,14 @@ impl Info<'_> {
                     out,
                     "observer_dropped_commands",
                     self.observers.dropped_total(),
+                );
+                let (channels, patterns) = self.pubsub.counts();
+                field(out, "pubsub_channels", channels);
+                field(out, "pubsub_patterns", patterns);
+                field(
+                    out,
+                    "pubsub_dropped_subscribers",
+                    self.pubsub.dropped_total(),
                 );
             }
             "replication" => replication_section(&figures.replication, out),

@@ -76,6 +76,10 @@ impl<M: Commands> Server<M> {
                 let next = self.route(session, cmd, queue, rewrites + 1);
                 return Box::pin(next).await;
             }
+            Intermediate::Hijack(hijack) => {
+                queue.untrack();
+                return Flow::Hijack(hijack);
+            }
         };
         queue.ready(self.cluster.redirect_not_leader(reply));
         Flow::Continue

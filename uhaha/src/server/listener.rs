@@ -138,7 +138,7 @@ async fn serve_protocol<M: Commands>(
     if !shared.extensions.services.is_empty() {
         match tokio::time::timeout(deadline, sniff(shared, &mut stream, &mut received)).await {
             Ok(Ok(Some(service))) => {
-                let mut conn = Conn::new(next_id(shared), addr);
+                let mut conn = Conn::new(next_id(shared), addr, shared.pubsub.clone());
                 if let Err(refused) = shared.extensions.hooks.connected(&mut conn) {
                     shared.metrics.rejected(Rejected::Hook);
                     tracing::debug!("connection {} from {addr} refused: {refused}", conn.id());
@@ -161,7 +161,7 @@ async fn serve_protocol<M: Commands>(
             }
         }
     }
-    serve_redis(shared, &mut stream, received, Some(addr)).await;
+    serve_redis(shared, stream, received, Some(addr)).await;
 }
 
 fn next_id<M>(shared: &Server<M>) -> u64 {
@@ -199,9 +199,9 @@ async fn sniff<M: Commands>(
 /// for a connection from inside the process (a local client), which the
 /// hooks do not see: they are for the node's clients, and a service's own
 /// local connections would otherwise meet them twice.
-pub async fn serve_redis<M: Commands, S: AsyncRead + AsyncWrite + Unpin>(
+pub async fn serve_redis<M: Commands>(
     shared: &Server<M>,
-    stream: &mut S,
+    mut stream: Box<dyn Stream>,
     received: BytesMut,
     addr: Option<SocketAddr>,
 ) {
@@ -209,13 +209,14 @@ pub async fn serve_redis<M: Commands, S: AsyncRead + AsyncWrite + Unpin>(
     let hooks = addr.map(|_| &shared.extensions.hooks);
     let addr = addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let client = shared.clients.register(id, addr, shared.clients.local);
-    let mut session = Session::new(client, shared.settings.auth.is_none());
+    let authed = shared.settings.auth.is_none();
+    let mut session = Session::new(client, authed, shared.pubsub.clone());
     if let Some(Err(refused)) = hooks.map(|h| h.connected(&mut session.conn)) {
         shared.metrics.rejected(Rejected::Hook);
         tracing::debug!("client {id} from {addr} refused: {refused}");
         let mut out = BytesMut::new();
         Reply::error(refused).encode(session.protocol, &mut out);
-        refuse(stream, &out).await;
+        refuse(&mut stream, &out).await;
         return;
     }
     tracing::debug!("client {id} connected from {addr}");

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod endpoints;
 pub mod health;
+pub mod hijack;
 pub mod hooks;
 pub mod info;
 pub mod intermediates;
@@ -85,9 +86,11 @@ pub struct Server<M> {
     /// Hooks and services the program registered.
     pub extensions: Extensions,
     /// The feed of `MONITOR`.
-    pub monitors: Monitors,
+    pub monitors: Arc<Monitors>,
     /// The program's observer of every command, if it has one.
     pub observers: Arc<Observers>,
+    /// Who subscribed to what, on this node.
+    pub pubsub: Arc<crate::pubsub::Hub>,
     /// The address this node is known by in the cluster.
     pub my_addr: String,
     /// Every task of the node, and the signal that stops them.
@@ -121,6 +124,7 @@ impl<M: Commands> Server<M> {
             snapshots: &self.snapshots,
             monitors: &self.monitors,
             observers: &self.observers,
+            pubsub: &self.pubsub,
             settings: &self.settings,
         }
     }
@@ -145,9 +149,8 @@ impl<M: Commands> Server<M> {
                 if let Some(shared) = node.upgrade() {
                     let serving = shared.clone();
                     shared.tasks.spawn(async move {
-                        let mut stream = theirs;
-                        listener::serve_redis(&serving, &mut stream, Default::default(), None)
-                            .await;
+                        let stream = Box::new(theirs);
+                        listener::serve_redis(&serving, stream, Default::default(), None).await;
                     });
                 }
                 Box::new(ours)

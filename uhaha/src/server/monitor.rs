@@ -7,10 +7,13 @@
 //! `monitor_dropped_lines`), and command processing never waits for it.
 //! Without monitors nothing is formatted.
 
+use crate::command::Reply;
 use crate::server::conn::Conn;
+use crate::server::hijack::{Hijack, Hijacked};
 use bytes::Bytes;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
 
@@ -53,6 +56,54 @@ impl Monitors {
     /// Lines lost by slow monitors since start.
     pub fn dropped_total(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// What a client that sent `MONITOR` becomes: its connection streams
+    /// the feed, from the commands after `MONITOR`, until it leaves or
+    /// sends `QUIT`.
+    pub fn monitor(self: &Arc<Self>) -> Hijack {
+        let feed = self.subscribe();
+        let monitors = self.clone();
+        Hijack::new(move |conn| async move {
+            let _ = monitors.stream(conn, feed).await;
+            None
+        })
+    }
+
+    /// Writes the lines of `feed` to `conn`, those that waited together; a
+    /// feed that fell behind is counted, never waited for. Ends when the
+    /// client leaves, sends `QUIT` or breaks the protocol.
+    async fn stream(
+        &self,
+        mut conn: Hijacked,
+        mut feed: broadcast::Receiver<Bytes>,
+    ) -> std::io::Result<()> {
+        use broadcast::error::RecvError;
+        loop {
+            tokio::select! {
+                line = feed.recv() => {
+                    match line {
+                        Ok(line) => conn.write_raw(&line),
+                        Err(RecvError::Lagged(lost)) => self.dropped(lost),
+                        Err(RecvError::Closed) => return Ok(()),
+                    }
+                    while let Ok(line) = feed.try_recv() {
+                        conn.write_raw(&line);
+                    }
+                    conn.flush().await?;
+                }
+                cmd = conn.read_command() => match cmd? {
+                    None => return Ok(()),
+                    Some(cmd) if cmd[0].eq_ignore_ascii_case(b"QUIT") => {
+                        return conn.send(&Reply::ok()).await;
+                    }
+                    Some(_) => {
+                        let refused = Reply::error("only QUIT is allowed in MONITOR mode");
+                        conn.send(&refused).await?;
+                    }
+                },
+            }
+        }
     }
 }
 
@@ -113,7 +164,7 @@ mod tests {
 
     #[test]
     fn lines_look_like_redis() {
-        let conn = Conn::new(7, "127.0.0.1:5000".parse().unwrap());
+        let conn = Conn::new(7, "127.0.0.1:5000".parse().unwrap(), Default::default());
         let at = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
         let cmd = [
             Bytes::from("set"),
@@ -131,7 +182,7 @@ mod tests {
     #[tokio::test]
     async fn a_slow_monitor_loses_lines_and_never_blocks() {
         let monitors = Monitors::default();
-        let conn = Conn::new(1, "127.0.0.1:1".parse().unwrap());
+        let conn = Conn::new(1, "127.0.0.1:1".parse().unwrap(), Default::default());
         monitors.publish(&conn, &[Bytes::from("PING")]);
         let mut feed = monitors.subscribe();
         for _ in 0..BACKLOG + 10 {

@@ -6,10 +6,12 @@
 //! many refuse to go on when one fails, so they answer as Redis 7 does.
 
 use crate::command::{Protocol, Reply};
+use crate::pubsub::Hub;
 use crate::secret::same_secret;
 use crate::server::clients::Registration;
 use crate::server::conn::Conn;
 use bytes::Bytes;
+use std::sync::Arc;
 
 /// The Redis version whose protocol and replies the node speaks, reported
 /// by `HELLO` and `INFO` (`redis_version`). Client libraries and tools
@@ -32,10 +34,11 @@ pub struct Session {
 }
 
 impl Session {
-    /// A new connection's session; `authed` when the node needs no password.
-    pub fn new(client: Registration, authed: bool) -> Session {
+    /// A new connection's session; `authed` when the node needs no
+    /// password. Its subscribers subscribe in `pubsub`.
+    pub fn new(client: Registration, authed: bool, pubsub: Arc<Hub>) -> Session {
         Session {
-            conn: Conn::new(client.id(), client.addr()),
+            conn: Conn::new(client.id(), client.addr(), pubsub),
             client,
             authed,
             protocol: Protocol::Resp2,

@@ -84,7 +84,9 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for Builder {
         let table = Arc::new(CommandTable::new(Empty::COMMANDS));
         let snapshots = Arc::new(SnapshotDir::open(&dir.0.join("snapshots"), 2).unwrap());
         let metrics = crate::metrics::Metrics::new(&table).snapshots.clone();
-        let machine = StateMachineStore::<Empty>::open(table, snapshots, metrics).unwrap();
+        let machine =
+            StateMachineStore::<Empty>::open(table, snapshots, metrics, Default::default())
+                .unwrap();
         Ok((dir, log, machine.into()))
     }
 }
