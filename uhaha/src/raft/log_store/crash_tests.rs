@@ -14,12 +14,16 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// An entry of `term` at `index`, carrying `size` bytes of command.
+/// An entry of `term` at `index`, carrying `size` random bytes of
+/// command: stored as they are, not compressed, so that a record's bytes
+/// are where the tests expect them.
 fn entry(term: u64, index: u64, size: usize) -> Entry {
+    let mut command = vec![0; size];
+    rand_pcg::Pcg64::seed_from_u64(index).fill_bytes(&mut command);
     let batch = Batch {
         stamp: index,
         seed: index,
-        commands: vec![vec![bytes::Bytes::from(vec![b'x'; size])]].into(),
+        commands: vec![vec![bytes::Bytes::from(command)]].into(),
     };
     Entry {
         log_id: log_id(term, 1, index),

@@ -10,6 +10,13 @@
 //! checksum so that a damaged length is caught before it is trusted: a
 //! length that runs past the end of the file then means a write cut short,
 //! never a damaged record read as the end of the log.
+//!
+//! An entry of [`COMPRESS_FROM`] bytes or more is stored LZ4-compressed
+//! (a block with its size before it) when that saves at least an eighth:
+//! the length's top bit says so. Batches of similar commands (the same
+//! command, keys that share a prefix, repeated values) shrink several
+//! times; random bytes are stored as they are. Logs written before records
+//! were compressed never have the bit set, so they read as they were.
 
 use super::super::{Entry, LogId, Vote};
 use crate::codec::{self, CodecError};
@@ -19,6 +26,14 @@ use twox_hash::XxHash32;
 
 /// Bytes before a record's body.
 pub(super) const FRAME: usize = 12;
+
+/// The smallest entry body worth compressing: below it, the few bytes
+/// saved are rarely worth the time, and a small append costs a whole page
+/// of the disk anyway.
+pub(super) const COMPRESS_FROM: usize = 512;
+
+/// The length's bit that marks a compressed body.
+const COMPRESSED: u32 = 1 << 31;
 
 /// One change to the log, as it is written. Replaying a segment's records
 /// in order ([`super::index::Index::apply`]) rebuilds what the log was.
@@ -51,22 +66,45 @@ pub(super) struct State {
     pub(super) purged: Option<LogId>,
 }
 
-/// Appends `record`, framed, to `buf`; returns its length there.
+/// Appends `record`, framed (and compressed if that pays), to `buf`;
+/// returns its length there.
 pub(super) fn encode(record: &Record<&Entry>, buf: &mut Vec<u8>) -> Result<usize, CodecError> {
     let start = buf.len();
     buf.extend_from_slice(&[0; FRAME]);
     codec::encode_into(record, buf)?;
+    let compressed = matches!(record, Record::Entry(_)) && compress(buf, start + FRAME);
     let len = buf.len() - start;
-    // The whole record's length must fit a u32 too: the index keeps it so.
-    let body = u32::try_from(len)
+    // The whole record's length must fit below the flag: the index keeps it
+    // as a u32 too.
+    let body_len = u32::try_from(len)
+        .ok()
+        .filter(|len| len & COMPRESSED == 0)
         .map(|_| (len - FRAME) as u32)
-        .map_err(|_| CodecError::new(format!("a log record of {len} bytes")))?
-        .to_le_bytes();
+        .ok_or_else(|| CodecError::new(format!("a log record of {len} bytes")))?;
+    let flag = if compressed { COMPRESSED } else { 0 };
+    let body = (body_len | flag).to_le_bytes();
     let frame = [body, checksum(&body), checksum(&buf[start + FRAME..])];
     for (at, field) in frame.iter().enumerate() {
         buf[start + 4 * at..start + 4 * at + 4].copy_from_slice(field);
     }
     Ok(len)
+}
+
+/// Replaces the body at `buf[from..]` with its LZ4 block (size first) if
+/// it is at least [`COMPRESS_FROM`] bytes and the block saves an eighth;
+/// whether it did.
+fn compress(buf: &mut Vec<u8>, from: usize) -> bool {
+    let body = &buf[from..];
+    if body.len() < COMPRESS_FROM {
+        return false;
+    }
+    let packed = lz4_flex::block::compress_prepend_size(body);
+    if packed.len() > body.len() - body.len() / 8 {
+        return false;
+    }
+    buf.truncate(from);
+    buf.extend_from_slice(&packed);
+    true
 }
 
 fn checksum(bytes: &[u8]) -> [u8; 4] {
@@ -106,7 +144,8 @@ pub(super) fn decode(bytes: &[u8], offset: u64) -> Found {
             Found::Damaged("the record's length fails its checksum".into())
         };
     }
-    let body_len = u32::from_le_bytes(frame[..4].try_into().expect("4 bytes")) as usize;
+    let length = u32::from_le_bytes(frame[..4].try_into().expect("4 bytes"));
+    let body_len = (length & !COMPRESSED) as usize;
     let Some(framed) = bytes.get(..FRAME + body_len) else {
         return Found::Torn;
     };
@@ -117,9 +156,17 @@ pub(super) fn decode(bytes: &[u8], offset: u64) -> Found {
             Found::Damaged("the record fails its checksum".into())
         };
     }
-    match codec::decode(&framed[FRAME..]) {
+    let body = &framed[FRAME..];
+    let decoded = if length & COMPRESSED == 0 {
+        codec::decode(body).map_err(|e| e.to_string())
+    } else {
+        lz4_flex::block::decompress_size_prepended(body)
+            .map_err(|e| format!("the record does not decompress: {e}"))
+            .and_then(|body| codec::decode(&body).map_err(|e| e.to_string()))
+    };
+    match decoded {
         Ok(record) => Found::Record(record, framed.len()),
-        Err(e) => Found::Damaged(e.to_string()),
+        Err(e) => Found::Damaged(e),
     }
 }
 
@@ -182,6 +229,82 @@ mod tests {
         assert_eq!(read.len(), 4);
         assert!(matches!(&read[0], Record::Entry(e) if e.log_id == entry.log_id));
         assert!(matches!(read[1], Record::Vote(v) if v == Vote::new(3, 1)));
+    }
+
+    /// An entry of `commands` SETs of `value`.
+    fn sets(commands: usize, mut value: impl FnMut(usize) -> Vec<u8>) -> Entry {
+        let commands: Vec<Vec<bytes::Bytes>> = (0..commands)
+            .map(|i| {
+                let key = format!("key:{i:012}");
+                vec!["SET".into(), key.into(), value(i).into()]
+            })
+            .collect();
+        let batch = crate::raft::Batch {
+            stamp: 1,
+            seed: 2,
+            commands: commands.into(),
+        };
+        Entry {
+            log_id: log_id(1, 1, 7),
+            payload: openraft::EntryPayload::Normal(batch),
+        }
+    }
+
+    fn read_back(bytes: &[u8]) -> Entry {
+        match decode(bytes, 0) {
+            Found::Record(Record::Entry(entry), len) if len == bytes.len() => entry,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn is_compressed(bytes: &[u8]) -> bool {
+        u32::from_le_bytes(bytes[..4].try_into().unwrap()) & COMPRESSED != 0
+    }
+
+    #[test]
+    fn repetitive_entries_are_stored_compressed_and_random_ones_as_they_are() {
+        let repeated = sets(64, |_| vec![b'x'; 100]);
+        let plain = codec::encode(&Record::Entry(&repeated)).unwrap();
+        let bytes = framed(&Record::Entry(&repeated));
+        assert!(is_compressed(&bytes));
+        assert!(
+            bytes.len() * 4 < plain.len(),
+            "{} of {}",
+            bytes.len(),
+            plain.len()
+        );
+        assert_eq!(format!("{:?}", read_back(&bytes)), format!("{repeated:?}"));
+
+        let mut seed = 7u64;
+        let random = sets(16, |_| {
+            (0..100)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (seed >> 56) as u8
+                })
+                .collect()
+        });
+        let bytes = framed(&Record::Entry(&random));
+        assert!(!is_compressed(&bytes));
+        assert_eq!(format!("{:?}", read_back(&bytes)), format!("{random:?}"));
+
+        let small = sets(1, |_| vec![b'x'; 100]);
+        assert!(!is_compressed(&framed(&Record::Entry(&small))));
+    }
+
+    #[test]
+    fn a_compressed_record_with_flipped_bits_is_damaged() {
+        let bytes = framed(&Record::Entry(&sets(64, |_| vec![b'x'; 100])));
+        for at in (0..bytes.len()).step_by(7) {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x01;
+            assert!(
+                matches!(decode(&damaged, 0), Found::Damaged(_)),
+                "flip at {at}"
+            );
+        }
     }
 
     #[test]
