@@ -5,7 +5,11 @@
 # directory and RSS per node after 10 s, a follower's restart to ready, and
 # the whole cluster's restart to a linearizable GET.
 #
-#   bench/scripts/scale.sh N random|repeat [BIN]     (BIN: target/release/kvdb)
+#   bench/scripts/scale.sh N random|repeat|redis-benchmark [BIN]     (BIN: target/release/kvdb)
+#
+# redis-benchmark is the load that Go uhaha was measured with:
+# `redis-benchmark -t set -n N -r N -d 100 -P 32 -c 20` (N SETs of random
+# keys out of N, so about 63 % of N distinct keys, of repetitive values).
 #
 # Build first: cargo build --release -p kvdb. Ports 12101-12103.
 set -u
@@ -15,7 +19,14 @@ PORT=1210; . bench/scripts/cluster.sh
 written() { local s=0; for p in $(pids); do s=$((s + $(awk '/^write_bytes/ {print $2}' /proc/$p/io))); done; echo $s; }
 form
 before=$(written)
-read -r payload seconds < <(python3 bench/scripts/load_keys.py 12101 "$N" "$VALUES")
+if [ "$VALUES" = redis-benchmark ]; then
+    t0=$(date +%s.%N)
+    redis-benchmark -p 12101 -t set -n "$N" -r "$N" -d 100 -P 32 -c 20 -q > /dev/null
+    # Keys are key:<12 digits>, values 100 bytes.
+    payload=$((N * 116)); seconds=$(printf "%.1f" "$(echo "$(date +%s.%N) - $t0" | bc)")
+else
+    read -r payload seconds < <(python3 bench/scripts/load_keys.py 12101 "$N" "$VALUES")
+fi
 after=$(written)
 sleep 10
 echo "keys: $N ($VALUES values), loaded in $seconds s ($(( N * 10 / ${seconds/./} )) /s)"

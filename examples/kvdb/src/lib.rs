@@ -141,19 +141,20 @@ impl Kvdb {
         } else {
             0
         };
-        if let Some(old) = self.keys.insert(
-            key.clone(),
-            Entry {
-                value,
-                created,
-                expires,
-            },
-        ) {
+        // The key is cloned only into the expiry index: the first clone of
+        // a `Bytes` allocates a shared header, kept as long as the key.
+        if let Some(old) = self.keys.get(&key).filter(|old| old.expires > 0) {
             self.expiring.remove(&(old.expires, key.clone()));
         }
         if expires > 0 {
-            self.expiring.insert((expires, key));
+            self.expiring.insert((expires, key.clone()));
         }
+        let entry = Entry {
+            value,
+            created,
+            expires,
+        };
+        self.keys.insert(key, entry);
         Ok(())
     }
 

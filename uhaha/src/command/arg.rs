@@ -71,12 +71,6 @@ impl std::error::Error for ArgError {}
 pub trait FromArg: Sized {
     /// Reads one value from one argument.
     fn from_arg(arg: &[u8]) -> Result<Self, ArgError>;
-
-    /// Reads one value from a shared buffer. Types that can keep a slice of
-    /// the request (like [`Bytes`]) override this to avoid a copy.
-    fn from_bytes(arg: &Bytes) -> Result<Self, ArgError> {
-        Self::from_arg(arg)
-    }
 }
 
 macro_rules! integer_from_arg {
@@ -138,13 +132,14 @@ impl FromArg for Vec<u8> {
     }
 }
 
+/// A copy in an allocation of its own, sized to the argument, like the
+/// other owned types: a machine keeps such values for long, and a clone of
+/// the command's own `Bytes` would keep the command's buffer alive with
+/// it, behind a shared header that the first clone of a buffer allocates
+/// (24 bytes more for each value kept: 12 MB over 500,000 stored values).
 impl FromArg for Bytes {
     fn from_arg(arg: &[u8]) -> Result<Self, ArgError> {
         Ok(Bytes::copy_from_slice(arg))
-    }
-
-    fn from_bytes(arg: &Bytes) -> Result<Self, ArgError> {
-        Ok(arg.clone())
     }
 }
 
@@ -218,14 +213,14 @@ impl<'a> Args<'a> {
     /// The value at `pos`, which the arity check guarantees.
     pub fn required<T: FromArg>(&self, pos: usize) -> Result<T, ArgError> {
         match self.values.get(pos) {
-            Some(v) => T::from_bytes(v),
+            Some(v) => T::from_arg(v),
             None => Err(ArgError::new("wrong number of arguments")),
         }
     }
 
     /// The value at `pos` if the client sent one.
     pub fn optional<T: FromArg>(&self, pos: usize) -> Result<Option<T>, ArgError> {
-        self.values.get(pos).map(T::from_bytes).transpose()
+        self.values.get(pos).map(|v| T::from_arg(v)).transpose()
     }
 
     /// Every value from `pos` on.
@@ -234,7 +229,7 @@ impl<'a> Args<'a> {
             .get(pos..)
             .unwrap_or_default()
             .iter()
-            .map(T::from_bytes)
+            .map(|v| T::from_arg(v))
             .collect()
     }
 }
@@ -285,12 +280,15 @@ mod tests {
         );
         assert!(String::from_arg(b"\xff\xfe").is_err());
         assert_eq!(Vec::<u8>::from_arg(b"\x00\xff"), Ok(vec![0, 255]));
-        let shared = Bytes::from_static(b"abc");
-        let kept = Bytes::from_bytes(&shared).unwrap();
-        assert_eq!(
+        let shared = Bytes::from(b"abc".to_vec());
+        let kept = Args::new(std::slice::from_ref(&shared))
+            .required::<Bytes>(0)
+            .unwrap();
+        assert_eq!(kept, shared);
+        assert_ne!(
             kept.as_ptr(),
             shared.as_ptr(),
-            "Bytes arguments are not copied"
+            "a Bytes argument is a copy of its own"
         );
     }
 

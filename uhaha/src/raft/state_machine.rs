@@ -300,34 +300,33 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
         };
         let id = &header.id();
         let mut size = 0;
-        let written = self
-            .snapshots
-            .write_with(id, |file| {
-                size = snapshot_file::write_to(file, &header, |to| {
-                    contain_snapshot(|| view.save(to)).map_err(io::Error::other)
-                })?;
-                Ok(())
-            })
-            // openraft gets the file's bytes, read back once written.
-            .and_then(|()| self.snapshots.read(id));
+        let written = self.snapshots.write_with(id, |file| {
+            size = snapshot_file::write_to(file, &header, |to| {
+                contain_snapshot(|| view.save(to)).map_err(io::Error::other)
+            })?;
+            Ok(())
+        });
         let path = written.as_ref().ok().and_then(|_| self.snapshots.path(id));
         if let Err(panicked) = contain(|| view.done(path.as_deref())) {
             tracing::error!("the snapshot view's done {panicked}");
         }
-        let bytes = written?;
+        written?;
+        let file_len = path
+            .and_then(|path| std::fs::metadata(path).ok())
+            .map_or(0, |m| m.len());
         self.progress.snapshot_size(size);
         self.metrics.saved.inc();
         self.metrics
             .save_duration
             .observe(started.elapsed().as_secs_f64());
-        self.metrics.bytes.set(bytes.len() as i64);
-        tracing::info!(
-            "snapshot {id} saved ({} bytes, {size} before compression)",
-            bytes.len()
-        );
+        self.metrics.bytes.set(file_len as i64);
+        tracing::info!("snapshot {id} saved ({file_len} bytes, {size} before compression)");
+        // openraft keeps only the position of a snapshot it built; a
+        // follower that needs one gets the file from `current`. Reading the
+        // file back here would hold the whole of it in memory for nothing.
         Ok(Snapshot {
             meta: header.meta,
-            snapshot: bytes,
+            snapshot: Vec::new(),
         })
     }
 
