@@ -13,13 +13,7 @@ import sys
 import time
 
 import redis
-
-TIMEOUT = 20
-
-
-def check(ok, what):
-    if not ok:
-        raise AssertionError(what)
+from checks import TIMEOUT, check
 
 
 def connect(addr, **options):

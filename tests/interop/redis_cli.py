@@ -18,13 +18,7 @@ import subprocess
 import sys
 import termios
 import time
-
-TIMEOUT = 20
-
-
-def check(ok, what):
-    if not ok:
-        raise AssertionError(what)
+from checks import TIMEOUT, check
 
 
 def cli(addr, *args):

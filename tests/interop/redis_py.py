@@ -11,11 +11,7 @@ import sys
 
 import redis
 from redis.cluster import RedisCluster
-
-
-def check(ok, what):
-    if not ok:
-        raise AssertionError(what)
+from checks import check
 
 
 def expect_error(call, text):

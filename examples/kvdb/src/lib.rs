@@ -79,15 +79,12 @@ impl uhaha::Snapshot for Kvdb {
             from.read_exact(&mut times)?;
             let created = u64::from_le_bytes(times[..8].try_into()?);
             let expires = u64::from_le_bytes(times[8..].try_into()?);
-            if expires > 0 {
-                kvdb.expiring.insert((expires, key.clone()));
-            }
             let entry = Entry {
                 value,
                 created,
                 expires,
             };
-            kvdb.keys.insert(key, entry);
+            kvdb.put(key, entry);
         }
         Ok(kvdb)
     }
@@ -95,6 +92,21 @@ impl uhaha::Snapshot for Kvdb {
     /// The same format: a Go kvdb's snapshot.
     fn restore_go(from: &mut dyn BufRead) -> Result<Self, uhaha::SnapshotError> {
         Self::restore(from)
+    }
+}
+
+impl Kvdb {
+    /// Stores `entry` under `key`, keeping the expiry index in step. The
+    /// key is cloned only into that index: the first clone of a `Bytes`
+    /// allocates a shared header, which would live as long as the key.
+    fn put(&mut self, key: Bytes, entry: Entry) {
+        if let Some(old) = self.keys.get(&key).filter(|old| old.expires > 0) {
+            self.expiring.remove(&(old.expires, key.clone()));
+        }
+        if entry.expires > 0 {
+            self.expiring.insert((entry.expires, key.clone()));
+        }
+        self.keys.insert(key, entry);
     }
 }
 
@@ -141,20 +153,12 @@ impl Kvdb {
         } else {
             0
         };
-        // The key is cloned only into the expiry index: the first clone of
-        // a `Bytes` allocates a shared header, kept as long as the key.
-        if let Some(old) = self.keys.get(&key).filter(|old| old.expires > 0) {
-            self.expiring.remove(&(old.expires, key.clone()));
-        }
-        if expires > 0 {
-            self.expiring.insert((expires, key.clone()));
-        }
         let entry = Entry {
             value,
             created,
             expires,
         };
-        self.keys.insert(key, entry);
+        self.put(key, entry);
         Ok(())
     }
 
@@ -233,40 +237,34 @@ impl Kvdb {
     /// Works on every node, followers included.
     #[intermediate]
     fn subscribe(conn: &Conn, channel: Bytes, more: Vec<Bytes>) -> Intermediate {
-        subscriber::enter(conn, command("SUBSCRIBE", channel, more))
+        subscriber::enter(
+            conn,
+            command("SUBSCRIBE", std::iter::once(channel).chain(more)),
+        )
     }
 
     /// Subscribes the connection to the channels that match glob patterns:
     /// PSUBSCRIBE pattern [pattern ...].
     #[intermediate]
     fn psubscribe(conn: &Conn, pattern: Bytes, more: Vec<Bytes>) -> Intermediate {
-        subscriber::enter(conn, command("PSUBSCRIBE", pattern, more))
+        subscriber::enter(
+            conn,
+            command("PSUBSCRIBE", std::iter::once(pattern).chain(more)),
+        )
     }
 
     /// Ends subscriptions to channels (all without arguments):
     /// UNSUBSCRIBE [channel ...].
     #[intermediate]
     fn unsubscribe(conn: &Conn, channels: Vec<Bytes>) -> Intermediate {
-        subscriber::enter(
-            conn,
-            [Bytes::from("UNSUBSCRIBE")]
-                .into_iter()
-                .chain(channels)
-                .collect(),
-        )
+        subscriber::enter(conn, command("UNSUBSCRIBE", channels))
     }
 
     /// Ends subscriptions to patterns (all without arguments):
     /// PUNSUBSCRIBE [pattern ...].
     #[intermediate]
     fn punsubscribe(conn: &Conn, patterns: Vec<Bytes>) -> Intermediate {
-        subscriber::enter(
-            conn,
-            [Bytes::from("PUNSUBSCRIBE")]
-                .into_iter()
-                .chain(patterns)
-                .collect(),
-        )
+        subscriber::enter(conn, command("PUNSUBSCRIBE", patterns))
     }
 
     /// Answers a command this store does not have as Redis does, with the
@@ -302,9 +300,9 @@ impl Kvdb {
     }
 }
 
-/// A command from its name, its first argument and the rest.
-fn command(name: &'static str, first: Bytes, more: Vec<Bytes>) -> Vec<Bytes> {
-    [Bytes::from(name), first].into_iter().chain(more).collect()
+/// A command from its name and its arguments.
+fn command(name: &'static str, args: impl IntoIterator<Item = Bytes>) -> Vec<Bytes> {
+    std::iter::once(Bytes::from(name)).chain(args).collect()
 }
 
 /// The known name closest to `name`, ignoring case, if it is close enough
