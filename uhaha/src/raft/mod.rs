@@ -25,6 +25,8 @@ pub use errors::{stopped_midway, Redirect};
 pub use log_store::{LogError, LogStore};
 pub use membership::{Cluster, MembershipError};
 use proposer::Deliver;
+#[cfg(test)]
+pub use proposer::Proposal;
 pub use proposer::{Batch, Proposer};
 pub use read_barrier::ReadBarrier;
 pub use state_machine::{Applied, Backup, StateMachine, StateMachineStore, TICK};

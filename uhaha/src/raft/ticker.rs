@@ -19,7 +19,7 @@ pub fn start(raft: Raft, proposer: Proposer, every: Duration, tasks: &Tasks) {
             interval.tick().await;
             if raft.is_leader() {
                 // Wait for the tick to apply, so that ticks never pile up.
-                let reply = proposer.propose(vec![Bytes::from_static(TICK)]).await;
+                let reply = proposer.propose(vec![vec![Bytes::from_static(TICK)]]).await;
                 let _ = reply.await;
             }
             if super::metrics(&raft).running_state.is_err() {

@@ -4,256 +4,16 @@
 //! `HELLO`.
 
 use super::Server;
-use crate::command::{Commands, Protocol, Reply};
-use crate::metrics::{Metrics, Rejected, Tracked};
+use crate::command::{Commands, Reply};
+use crate::metrics::Rejected;
 use crate::server::dispatch::Flow;
 use crate::server::hijack::Hijacked;
-use crate::server::observers::{observed_args, Observed, Observers};
+use crate::server::reply_queue::{shrink_if_empty, ReplyQueue};
 use crate::server::resp::RequestParser;
 use crate::server::session::Session;
 use crate::tls::Stream;
-use bytes::{Bytes, BytesMut};
-use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::oneshot;
-
-/// Replies in request order: some known at once, some still waiting for
-/// the log; and whether a read barrier has passed since the connection last
-/// received bytes.
-pub struct ReplyQueue {
-    protocol: Protocol,
-    pending: VecDeque<(Pending, Option<Track>)>,
-    out: BytesMut,
-    barrier_passed: bool,
-    /// The command whose reply is queued next, to count in `metrics` and
-    /// show the observer.
-    tracked: Option<Track>,
-    /// When the last bytes came from the socket: the arrival of the
-    /// commands they carried.
-    arrived: Instant,
-    /// Replies encoded since the last flush, counted in `metrics` once
-    /// written (with one clock reading for all of them).
-    encoded: Vec<Replied>,
-    /// Where replies are counted; none for a queue of its own (tests).
-    metrics: Option<Arc<Metrics>>,
-    /// Who observes this connection's commands, and the connection.
-    observed: Option<(Arc<Observers>, SocketAddr, u64)>,
-}
-
-/// A command whose reply is counted: where and when, and its arguments
-/// when an observer sees it.
-struct Track {
-    tracked: Tracked,
-    args: Option<Vec<Bytes>>,
-}
-
-/// A tracked command's reply, encoded: whether it was an error, and for an
-/// observed command its arguments and the reply itself.
-struct Replied {
-    tracked: Tracked,
-    error: bool,
-    observed: Option<(Vec<Bytes>, Reply)>,
-}
-
-enum Pending {
-    Ready(Reply),
-    Waiting(oneshot::Receiver<Reply>),
-}
-
-/// Notes a tracked command's reply as encoded, to count once written (and
-/// observe, with a copy of the reply, when it is observed).
-fn encoded(encoded: &mut Vec<Replied>, track: Option<Track>, reply: &Reply) {
-    if let Some(track) = track {
-        encoded.push(Replied {
-            tracked: track.tracked,
-            error: reply.is_error(),
-            observed: track.args.map(|args| (args, reply.clone())),
-        });
-    }
-}
-
-/// Flush replies before this many are pending or this many bytes are
-/// encoded, so that a long pipeline cannot grow memory without bound.
-const MAX_PENDING: usize = 4096;
-const MAX_OUT: usize = 1 << 20;
-
-/// A buffer's capacity past which a connection gives the memory back once
-/// the buffer is empty: a burst (a long pipeline, a large value) grows a
-/// connection's buffers, and many quiet connections must not each keep
-/// their largest burst.
-const KEEP_CAPACITY: usize = 64 << 10;
-
-/// Replaces an empty buffer that a burst grew past [`KEEP_CAPACITY`] with
-/// one of `capacity`.
-fn shrink_if_empty(buf: &mut BytesMut, capacity: usize) {
-    if buf.is_empty() && buf.capacity() > KEEP_CAPACITY {
-        *buf = BytesMut::with_capacity(capacity);
-    }
-}
-
-impl ReplyQueue {
-    fn new() -> Self {
-        ReplyQueue {
-            protocol: Protocol::Resp2,
-            pending: VecDeque::new(),
-            out: BytesMut::with_capacity(4096),
-            barrier_passed: false,
-            tracked: None,
-            arrived: Instant::now(),
-            encoded: Vec::new(),
-            metrics: None,
-            observed: None,
-        }
-    }
-
-    /// A queue that counts replies in `metrics` and shows the commands of
-    /// `session`'s client to `observers`, if they observe.
-    fn counted(metrics: Arc<Metrics>, observers: &Arc<Observers>, session: &Session) -> Self {
-        ReplyQueue {
-            metrics: Some(metrics),
-            observed: observers
-                .enabled()
-                .then(|| (observers.clone(), session.conn.addr(), session.id())),
-            ..ReplyQueue::new()
-        }
-    }
-
-    /// Counts the next reply queued as the reply of `cmd`, at position `at`
-    /// of the command table, which arrived with the last bytes read.
-    pub fn track(&mut self, at: usize, cmd: &[Bytes]) {
-        if self.metrics.is_some() {
-            self.tracked = Some(Track {
-                tracked: (at, self.arrived),
-                args: self.observed.as_ref().map(|_| observed_args(cmd)),
-            });
-        }
-    }
-
-    /// Counts no reply for the command last tracked: it has none (a
-    /// hijacking command).
-    pub fn untrack(&mut self) {
-        self.tracked = None;
-    }
-
-    /// Whether a read barrier has passed since the connection last read
-    /// from its socket, so that a read parsed now needs no barrier of its
-    /// own.
-    ///
-    /// Why that is linearizable: every command parsed before the next read
-    /// from the socket arrived before the last one returned, and the barrier
-    /// was asked for after that (by the first read of this batch), so the
-    /// barrier's round began after the command arrived: its read index
-    /// covers every write acknowledged before the command was sent, and the
-    /// leader was confirmed after that. Serving the command from state at
-    /// least that new is exactly what a barrier of its own would give. A
-    /// write acknowledged later is concurrent with the read, which may then
-    /// see it or not. Read-your-writes is kept apart from this: a read still
-    /// waits for the connection's own earlier writes ([`ReplyQueue::settle`]).
-    pub fn barrier_passed(&self) -> bool {
-        self.barrier_passed
-    }
-
-    /// Records that a read barrier asked for after the last read from the
-    /// socket has passed.
-    pub fn barrier_has_passed(&mut self) {
-        self.barrier_passed = true;
-    }
-
-    /// Records that new bytes came from the socket: commands parsed from now
-    /// on may have arrived after the last barrier began.
-    fn received(&mut self) {
-        self.barrier_passed = false;
-        if self.metrics.is_some() {
-            self.arrived = Instant::now();
-        }
-    }
-
-    /// Queues a reply that is known now.
-    pub fn ready(&mut self, reply: Reply) {
-        let tracked = self.tracked.take();
-        if self.pending.is_empty() {
-            encoded(&mut self.encoded, tracked, &reply);
-            reply.encode(self.protocol, &mut self.out);
-        } else {
-            self.pending.push_back((Pending::Ready(reply), tracked));
-        }
-    }
-
-    /// Writes the replies queued from now on in `protocol`. The replies
-    /// queued before are settled first, so that each is written in the
-    /// protocol that was in force when its command came.
-    pub async fn switch(&mut self, protocol: Protocol) {
-        if protocol != self.protocol {
-            self.settle().await;
-            self.protocol = protocol;
-        }
-    }
-
-    /// Queues a reply that will arrive later.
-    pub fn waiting(&mut self, rx: oneshot::Receiver<Reply>) {
-        let tracked = self.tracked.take();
-        self.pending.push_back((Pending::Waiting(rx), tracked));
-    }
-
-    /// Waits for every queued reply and encodes them in order.
-    pub async fn settle(&mut self) {
-        while let Some((next, tracked)) = self.pending.pop_front() {
-            let reply = match next {
-                Pending::Ready(reply) => reply,
-                Pending::Waiting(rx) => rx.await.unwrap_or_else(|_| crate::raft::stopped_midway()),
-            };
-            encoded(&mut self.encoded, tracked, &reply);
-            reply.encode(self.protocol, &mut self.out);
-        }
-    }
-
-    fn full(&self) -> bool {
-        self.pending.len() >= MAX_PENDING || self.out.len() >= MAX_OUT
-    }
-
-    /// Settles every reply and writes them out; returns how many bytes.
-    async fn flush<W: AsyncWrite + Unpin>(&mut self, writer: &mut W) -> std::io::Result<usize> {
-        self.settle().await;
-        let written = self.out.len();
-        if written > 0 {
-            writer.write_all(&self.out).await?;
-            self.out.clear();
-            shrink_if_empty(&mut self.out, 4096);
-        }
-        if let Some(metrics) = self.metrics.as_ref().filter(|_| !self.encoded.is_empty()) {
-            let now = Instant::now();
-            for replied in self.encoded.drain(..) {
-                metrics.replied(replied.tracked, now, replied.error);
-                if let (Some((observers, addr, conn)), Some((args, reply))) =
-                    (&self.observed, replied.observed)
-                {
-                    observers.deliver(Observed {
-                        args,
-                        reply,
-                        took: now.saturating_duration_since(replied.tracked.1),
-                        addr: *addr,
-                        conn: *conn,
-                    });
-                }
-            }
-        }
-        Ok(written)
-    }
-
-    /// Flushes and counts the bytes in the node's statistics.
-    async fn flush_counted<W: AsyncWrite + Unpin>(
-        &mut self,
-        writer: &mut W,
-        session: &Session,
-    ) -> std::io::Result<()> {
-        let written = self.flush(writer).await?;
-        session.client.wrote(written as u64);
-        Ok(())
-    }
-}
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Serves one client until it leaves, sends `QUIT`, breaks the protocol,
 /// or a hijacker closes it.
@@ -264,7 +24,12 @@ pub async fn serve_client<M: Commands>(
     mut session: Session,
 ) {
     let mut parser = RequestParser::new(shared.settings.limits);
-    let mut queue = ReplyQueue::counted(shared.metrics.clone(), &shared.observers, &session);
+    let mut queue = ReplyQueue::counted(
+        shared.proposer.clone(),
+        shared.metrics.clone(),
+        &shared.observers,
+        &session,
+    );
     let mut read = buf.len();
     loop {
         let mut flow = Flow::Continue;
@@ -317,54 +82,5 @@ pub async fn serve_client<M: Commands>(
             Ok(n) => n,
         };
         queue.received();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_burst_of_replies_gives_its_memory_back_once_written() {
-        let mut queue = ReplyQueue::new();
-        for _ in 0..1000 {
-            queue.ready(Reply::Bulk(vec![b'x'; 1000].into()));
-        }
-        assert!(queue.out.capacity() > KEEP_CAPACITY);
-        let mut sink = Vec::new();
-        assert_eq!(queue.flush(&mut sink).await.unwrap(), sink.len());
-        assert!(
-            queue.out.capacity() <= KEEP_CAPACITY,
-            "{}",
-            queue.out.capacity()
-        );
-        let mut partial = BytesMut::with_capacity(1 << 20);
-        partial.extend_from_slice(b"*1\r\n");
-        shrink_if_empty(&mut partial, 0);
-        assert_eq!(
-            partial.capacity(),
-            1 << 20,
-            "a buffer holding part of a request keeps it"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_switch_keeps_earlier_replies_in_the_old_protocol() {
-        let mut queue = ReplyQueue::new();
-        let (tx, rx) = oneshot::channel();
-        queue.waiting(rx);
-        queue.ready(Reply::Null);
-        let send_later = tokio::spawn(async move {
-            tokio::task::yield_now().await;
-            tx.send(Reply::Double(0.5)).unwrap();
-        });
-        queue.switch(Protocol::Resp3).await;
-        queue.ready(Reply::Null);
-        queue.switch(Protocol::Resp3).await;
-        queue.ready(Reply::Double(0.5));
-        send_later.await.unwrap();
-        let mut out = Vec::new();
-        queue.flush(&mut out).await.unwrap();
-        assert_eq!(out, b"$3\r\n0.5\r\n$-1\r\n_\r\n,0.5\r\n");
     }
 }

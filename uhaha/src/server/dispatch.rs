@@ -9,8 +9,8 @@ use crate::command::{Args, Builtin, Commands, ErrorCode, Kind, Reply, Route};
 use crate::machine::{command_reply, contain, machine_reply, Ctx};
 use crate::metrics::Rejected;
 use crate::raft::Applied;
-use crate::server::connection::ReplyQueue;
 use crate::server::hijack::Hijack;
+use crate::server::reply_queue::ReplyQueue;
 use crate::server::session::{self, noauth, Session};
 use bytes::Bytes;
 
@@ -107,7 +107,7 @@ impl<M: Commands> Server<M> {
                 // Reading a user type's argument runs the user's code too.
                 match contain(|| M::check(index, args)) {
                     Ok(Ok(())) if spec.kind == Kind::Write => {
-                        self.write(spec.name, cmd, queue).await;
+                        Self::write(spec.name, cmd, queue);
                     }
                     Ok(Ok(())) => {
                         let reply = self
@@ -128,9 +128,9 @@ impl<M: Commands> Server<M> {
     }
 
     /// Queues a write for the log under its canonical name.
-    async fn write(&self, name: &'static str, mut cmd: Vec<Bytes>, queue: &mut ReplyQueue) {
+    fn write(name: &'static str, mut cmd: Vec<Bytes>, queue: &mut ReplyQueue) {
         cmd[0] = Bytes::from_static(name.as_bytes());
-        queue.waiting(self.proposer.propose(cmd).await);
+        queue.write(cmd);
     }
 
     /// Runs a read once the connection's earlier writes have replied and,
@@ -190,7 +190,7 @@ impl<M: Commands> Server<M> {
                 self.extensions.build_id.as_deref(),
             )),
             Builtin::Barrier => {
-                self.write("BARRIER", cmd, queue).await;
+                Self::write("BARRIER", cmd, queue);
                 return Flow::Continue;
             }
             Builtin::Machine => match arg(1).as_deref() {

@@ -16,8 +16,8 @@
 use super::Server;
 use crate::command::{ArgError, Args, Commands, Intermediate, IntermediateFuture, Reply};
 use crate::machine::{contain, contain_future, Panicked};
-use crate::server::connection::ReplyQueue;
 use crate::server::dispatch::Flow;
+use crate::server::reply_queue::ReplyQueue;
 use crate::server::session::Session;
 use bytes::Bytes;
 

@@ -1,6 +1,7 @@
 //! The server side of client connections: the listener that tells TLS,
 //! Raft peers, custom services and Redis clients apart on the one port; the
-//! request framing; the connection loop and its reply queue; the session
+//! request framing; the connection loop; its reply queue, which proposes a
+//! connection's writes together; the session
 //! (authentication, protocol, name); dispatch of each command; the bodies
 //! of the built-in commands (`INFO`, `CLIENT`, `RAFT`, `CLUSTER`);
 //! `MONITOR`; hooks and custom services.
@@ -19,6 +20,7 @@ pub mod intermediates;
 pub mod listener;
 pub mod monitor;
 pub mod observers;
+pub mod reply_queue;
 pub mod resp;
 pub mod service;
 pub mod session;
