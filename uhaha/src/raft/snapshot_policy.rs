@@ -19,7 +19,7 @@
 //! at it a few times a second and asks openraft for a snapshot when the
 //! policy says so.
 
-use super::Raft;
+use super::{Command, Raft};
 use crate::tasks::Tasks;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -67,18 +67,15 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Counts one applied command of `args`.
-    pub fn applied(&self, args: &[bytes::Bytes]) {
-        let size: usize = args.iter().map(|a| a.len() + 8).sum();
-        self.commands.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(size as u64 + 8, Ordering::Relaxed);
-    }
-
-    /// Counts one applied entry's own share of the log (its position,
-    /// stamp, seed and framing): entries of few or no commands, such as
-    /// ticks, still make the log grow.
-    pub fn entry(&self) {
-        self.bytes.fetch_add(ENTRY_OVERHEAD, Ordering::Relaxed);
+    /// Counts one applied entry of `commands`, and the entry's own share of
+    /// the log (its position, stamp, seed and framing): entries of few or
+    /// no commands, such as ticks, still make the log grow.
+    pub fn applied(&self, commands: &[Command]) {
+        let size: usize = commands.iter().flatten().map(|a| a.len() + 8).sum();
+        let size = size as u64 + 8 * commands.len() as u64 + ENTRY_OVERHEAD;
+        self.commands
+            .fetch_add(commands.len() as u64, Ordering::Relaxed);
+        self.bytes.fetch_add(size, Ordering::Relaxed);
     }
 
     /// Starts counting afresh: a snapshot has begun (or was installed).
@@ -136,13 +133,13 @@ mod tests {
         let progress = Progress::default();
         progress.snapshot_size(10_000);
         for _ in 0..9 {
-            progress.applied(&set(1000));
+            progress.applied(&[set(1000)]);
         }
         assert!(
             !policy.due(&progress),
             "9 KB of log behind a 10 KB snapshot"
         );
-        progress.applied(&set(1000));
+        progress.applied(&[set(1000)]);
         assert!(
             policy.due(&progress),
             "10 KB of log behind a 10 KB snapshot"
@@ -151,7 +148,7 @@ mod tests {
         progress.restart();
         progress.snapshot_size(20_000);
         for _ in 0..10 {
-            progress.applied(&set(1000));
+            progress.applied(&[set(1000)]);
         }
         assert!(!policy.due(&progress));
     }
@@ -164,13 +161,13 @@ mod tests {
         };
         let progress = Progress::default();
         progress.snapshot_size(10);
-        progress.applied(&set(100));
+        progress.applied(&[set(100)]);
         assert!(
             !policy.due(&progress),
             "a small state is not rewritten per command"
         );
         for _ in 0..10 {
-            progress.applied(&set(100));
+            progress.applied(&[set(100)]);
         }
         assert!(policy.due(&progress), "but its log is still compacted");
     }
@@ -178,9 +175,9 @@ mod tests {
     #[test]
     fn commands_counts_commands_whatever_their_size() {
         let progress = Progress::default();
-        progress.applied(&set(1_000_000));
+        progress.applied(&[set(1_000_000)]);
         assert!(!Policy::Commands(2).due(&progress));
-        progress.applied(&set(0));
+        progress.applied(&[set(0)]);
         assert!(Policy::Commands(2).due(&progress));
     }
 }

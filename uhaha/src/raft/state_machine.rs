@@ -255,14 +255,11 @@ impl<M: Commands> Machinery for StateMachineStore<M> {
                     EntryPayload::Blank => replies.push(Vec::new()),
                     EntryPayload::Normal(batch) => {
                         state.clock.advance(batch.stamp, batch.seed);
-                        self.progress.entry();
+                        self.progress.applied(&batch.commands);
                         let out = batch
                             .commands
                             .iter()
-                            .map(|c| {
-                                self.progress.applied(c);
-                                state.apply_command(table, &self.pubsub, c)
-                            })
+                            .map(|c| state.apply_command(table, &self.pubsub, c))
                             .collect();
                         replies.push(out);
                     }
