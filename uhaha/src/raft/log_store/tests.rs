@@ -218,3 +218,43 @@ async fn segments_rotate_and_go_once_purged() {
     assert_eq!(state.last_log_id, Some(log_id(1, 1, 499)));
     assert_eq!(indexes(&mut log, 0..).await, (401..500).collect::<Vec<_>>());
 }
+
+/// Appends land within the file's length (see `Active::make_room`), so a
+/// segment ends in zeros. They read back as its end, in the newest segment
+/// and in an older one that a crash left untrimmed, and appends after a
+/// reopen go on after the last record, not after the zeros.
+#[tokio::test]
+async fn zeros_past_the_records_read_as_the_end_of_a_segment() {
+    let dir = TempDir::new();
+    let open = || LogStore::open_with(&dir.0, true, 4096, WalMetrics::default()).unwrap();
+    let mut log = open();
+    for i in 0..10 {
+        log.blocking_append([normal(i)]).await.unwrap();
+    }
+    let newest = segment::path(&dir.0, *segments(&dir.0).last().unwrap());
+    let size = std::fs::metadata(&newest).unwrap().len();
+    assert!(
+        size > 1 << 20,
+        "the segment has room past its records: {size}"
+    );
+    drop(log);
+    let mut log = open();
+    for i in 1..50 {
+        log.blocking_append((i * 10..i * 10 + 10).map(normal))
+            .await
+            .unwrap();
+    }
+    drop(log);
+    let older = segments(&dir.0);
+    assert!(older.len() > 2, "{older:?}");
+    let older = segment::path(&dir.0, older[1]);
+    let trimmed = std::fs::metadata(&older).unwrap().len();
+    assert!(trimmed < 4096, "a full segment gives its room back");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&older)
+        .and_then(|f| f.set_len(trimmed + 8192))
+        .unwrap();
+    let mut log = open();
+    assert_eq!(indexes(&mut log, 0..).await, (0..500).collect::<Vec<_>>());
+}

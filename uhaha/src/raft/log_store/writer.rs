@@ -360,6 +360,13 @@ impl WriterThread {
         if (full || self.rotate_due) && self.active.len > self.active.opened_len {
             self.rotate().map_err(|e| e.to_string())?;
         }
+        if self.settings.sync {
+            let end = self.active.len + self.buf.len() as u64;
+            let path = segment::path(&self.settings.dir, self.active.seq);
+            self.active
+                .make_room(end, &path)
+                .map_err(|e| e.to_string())?;
+        }
         let path = || segment::path(&self.settings.dir, self.active.seq);
         let io_error = |action: &str, e: io::Error| format!("{action} {}: {e}", path().display());
         self.active
@@ -416,6 +423,7 @@ impl WriterThread {
                 .map_err(|source| LogError::io("fsync", &path, source))?;
             self.unsynced = false;
         }
+        self.active.trim(&path);
         let state = self.log.index.lock().expect("log index lock").state;
         let next = segment::create(&self.settings.dir, self.active.seq + 1, state)?;
         let mut index = self.log.index.lock().expect("log index lock");
