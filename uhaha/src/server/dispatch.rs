@@ -146,7 +146,11 @@ impl<M: Commands> Server<M> {
             }
             queue.barrier_has_passed();
         }
-        run(&*self.state.read().await)
+        // Without the lock's future when it is free, as it nearly always is.
+        match self.state.try_read() {
+            Ok(state) => run(&state),
+            Err(_) => run(&*self.state.read().await),
+        }
     }
 
     async fn builtin(

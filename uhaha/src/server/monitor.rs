@@ -12,7 +12,7 @@ use crate::server::conn::Conn;
 use crate::server::hijack::{Hijack, Hijacked};
 use bytes::Bytes;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
@@ -23,6 +23,9 @@ const BACKLOG: usize = 4096;
 /// The node's feed of processed commands.
 pub struct Monitors {
     lines: broadcast::Sender<Bytes>,
+    /// How many feeds are open. Every command asks, and the channel's own
+    /// count takes a lock.
+    watching: Arc<AtomicUsize>,
     dropped: AtomicU64,
 }
 
@@ -30,22 +33,53 @@ impl Default for Monitors {
     fn default() -> Self {
         Monitors {
             lines: broadcast::channel(BACKLOG).0,
+            watching: Arc::default(),
             dropped: AtomicU64::new(0),
         }
+    }
+}
+
+/// A monitor's feed of lines, counted while open.
+pub struct Feed {
+    lines: broadcast::Receiver<Bytes>,
+    watching: Arc<AtomicUsize>,
+}
+
+impl std::ops::Deref for Feed {
+    type Target = broadcast::Receiver<Bytes>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.lines
+    }
+}
+
+impl std::ops::DerefMut for Feed {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.lines
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.watching.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 impl Monitors {
     /// Publishes a command received on `conn`, if anyone monitors.
     pub fn publish(&self, conn: &Conn, cmd: &[Bytes]) {
-        if self.lines.receiver_count() > 0 {
+        if self.watching.load(Ordering::Relaxed) > 0 {
             let _ = self.lines.send(line(conn, cmd, SystemTime::now()));
         }
     }
 
     /// A new monitor's feed.
-    pub fn subscribe(&self) -> broadcast::Receiver<Bytes> {
-        self.lines.subscribe()
+    pub fn subscribe(&self) -> Feed {
+        self.watching.fetch_add(1, Ordering::Relaxed);
+        Feed {
+            lines: self.lines.subscribe(),
+            watching: self.watching.clone(),
+        }
     }
 
     /// Counts lines a slow monitor lost.
@@ -73,11 +107,7 @@ impl Monitors {
     /// Writes the lines of `feed` to `conn`, those that waited together; a
     /// feed that fell behind is counted, never waited for. Ends when the
     /// client leaves, sends `QUIT` or breaks the protocol.
-    async fn stream(
-        &self,
-        mut conn: Hijacked,
-        mut feed: broadcast::Receiver<Bytes>,
-    ) -> std::io::Result<()> {
+    async fn stream(&self, mut conn: Hijacked, mut feed: Feed) -> std::io::Result<()> {
         use broadcast::error::RecvError;
         loop {
             tokio::select! {
@@ -193,5 +223,7 @@ mod tests {
             Err(broadcast::error::RecvError::Lagged(10))
         ));
         assert!(feed.recv().await.is_ok());
+        drop(feed);
+        assert_eq!(monitors.watching.load(Ordering::Relaxed), 0);
     }
 }
