@@ -13,15 +13,17 @@
 //! (indexes, roles, replication, memory) is read at each scrape
 //! ([`node::NodeCollector`]).
 
+mod histogram;
 mod node;
 
 use crate::command::CommandTable;
 use crate::raft::Raft;
 use crate::server::clients::Clients;
+use histogram::Histogram;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::histogram::exponential_buckets;
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
 use std::time::Instant;
