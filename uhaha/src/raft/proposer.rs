@@ -85,8 +85,6 @@ pub struct Proposal {
 
 /// Most commands in one entry (an entry holds at least one proposal).
 const MAX_BATCH_COMMANDS: usize = 4096;
-/// Most argument bytes in one entry, so that an entry stays a sane size.
-const MAX_BATCH_BYTES: usize = 16 << 20;
 /// Most proposals queued for the proposer. A connection has at most one
 /// proposal waiting at a time, so this is reached only with thousands of
 /// connections writing at once; they then wait their turn to queue.
@@ -99,6 +97,18 @@ pub struct Proposer {
 }
 
 impl Proposer {
+    /// Most bytes of commands (as [`Proposer::size`] counts them) that an
+    /// entry takes from the queue, so that an entry stays a sane size.
+    /// Connections propose before their writes reach it (a proposal is
+    /// taken whole), and one command is at most a request's size.
+    pub const MAX_BYTES: usize = 16 << 20;
+
+    /// The size of `command` as the limits count it: its arguments and a
+    /// length each.
+    pub fn size(command: &Command) -> usize {
+        command.iter().map(|a| a.len() + 8).sum()
+    }
+
     /// Starts the proposer task for `raft`, one of the node's `tasks`,
     /// counting in `metrics`.
     pub fn start(
@@ -229,7 +239,7 @@ fn drain(first: Proposal, rx: &mut mpsc::Receiver<Proposal>) -> (Vec<Command>, W
     let mut bytes = commands_size(&first.commands);
     waiting.push((first.replies, first.commands.len()));
     let mut commands = first.commands;
-    while commands.len() < MAX_BATCH_COMMANDS && bytes < MAX_BATCH_BYTES {
+    while commands.len() < MAX_BATCH_COMMANDS && bytes < Proposer::MAX_BYTES {
         let Ok(next) = rx.try_recv() else { break };
         bytes += commands_size(&next.commands);
         waiting.push((next.replies, next.commands.len()));
@@ -318,7 +328,7 @@ impl Stamps {
 }
 
 fn commands_size(commands: &[Command]) -> usize {
-    commands.iter().flatten().map(|a| a.len() + 8).sum()
+    commands.iter().map(Proposer::size).sum()
 }
 
 fn wall_clock_nanos() -> u64 {

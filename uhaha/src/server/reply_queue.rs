@@ -27,6 +27,8 @@ pub struct ReplyQueue {
     /// Writes queued since the last proposal, in order: proposed together
     /// as soon as a reply must be waited for.
     unproposed: Vec<Command>,
+    /// Their size, as the proposer counts it.
+    unproposed_bytes: usize,
     /// The proposals made and not yet replied to in full, oldest first.
     proposed: VecDeque<Proposed>,
     proposer: Proposer,
@@ -113,6 +115,7 @@ impl ReplyQueue {
             protocol: Protocol::Resp2,
             pending: VecDeque::new(),
             unproposed: Vec::new(),
+            unproposed_bytes: 0,
             proposed: VecDeque::new(),
             proposer,
             out: BytesMut::with_capacity(4096),
@@ -217,6 +220,7 @@ impl ReplyQueue {
     /// Queues a write for the log; its reply comes once it is applied.
     pub fn write(&mut self, command: Command) {
         let tracked = self.tracked.take();
+        self.unproposed_bytes += Proposer::size(&command);
         self.unproposed.push(command);
         self.pending.push_back((Pending::Written, tracked));
     }
@@ -239,6 +243,7 @@ impl ReplyQueue {
         if !self.unproposed.is_empty() {
             let count = self.unproposed.len();
             let commands = std::mem::take(&mut self.unproposed);
+            self.unproposed_bytes = 0;
             let replies = self.proposer.propose(commands).await;
             self.proposed.push_back(Proposed::Waiting(replies, count));
         }
@@ -271,8 +276,13 @@ impl ReplyQueue {
         }
     }
 
+    /// Whether the queue holds enough to flush now: replies, or writes
+    /// enough to fill an entry (a proposal is taken whole, so it must not
+    /// outgrow one).
     pub(crate) fn full(&self) -> bool {
-        self.pending.len() >= MAX_PENDING || self.out.len() >= MAX_OUT
+        self.pending.len() >= MAX_PENDING
+            || self.out.len() >= MAX_OUT
+            || self.unproposed_bytes >= Proposer::MAX_BYTES
     }
 
     /// Settles every reply and writes them out; returns how many bytes.
@@ -373,6 +383,18 @@ mod tests {
         let mut out = Vec::new();
         queue.flush(&mut out).await.unwrap();
         assert_eq!(out, b"$3\r\n0.5\r\n$-1\r\n_\r\n,0.5\r\n");
+    }
+
+    #[test]
+    fn writes_that_would_fill_an_entry_fill_the_queue() {
+        let (mut queue, _proposals) = queue();
+        let large = || vec![Bytes::from_static(b"SET"), Bytes::from(vec![0; 1 << 20])];
+        while queue.unproposed_bytes + Proposer::size(&large()) < Proposer::MAX_BYTES {
+            queue.write(large());
+            assert!(!queue.full());
+        }
+        queue.write(large());
+        assert!(queue.full(), "a proposal stays within an entry's size");
     }
 
     #[tokio::test]
