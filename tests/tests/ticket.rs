@@ -1,5 +1,6 @@
 //! The ticket service as a user runs it: a real node process, real clients.
 
+use std::collections::HashMap;
 use std::time::Duration;
 use uhaha_tests::{data_dir, dir_arg, NodeProcess};
 
@@ -73,6 +74,35 @@ fn nosync_node_serves_tickets_and_keeps_them_after_a_clean_shutdown() {
     assert!(status.success(), "{status:?}");
     let node = NodeProcess::start(TICKET, &args);
     assert_eq!(ticket(&mut node.client()), 6);
+}
+
+/// Writes pipelined before `RAFT SNAPSHOT NOW` are in the snapshot, as
+/// they would be sent one by one: a connection gathers its writes into one
+/// proposal, and a command that acts on the cluster must not run while
+/// they are still gathered.
+#[test]
+fn writes_pipelined_before_a_snapshot_are_in_it() {
+    let dir = data_dir();
+    let node = NodeProcess::start(TICKET, &["-d", &dir_arg(dir.path())]);
+    let mut con = node.client();
+    let (tickets, snapshot): ((i64, i64, i64), HashMap<String, redis::Value>) = redis::pipe()
+        .cmd("TICKET")
+        .cmd("TICKET")
+        .cmd("TICKET")
+        .cmd("RAFT")
+        .arg("SNAPSHOT")
+        .arg("NOW")
+        .query(&mut con)
+        .map(|(a, b, c, s)| ((a, b, c), s))
+        .unwrap();
+    assert_eq!(tickets, (1, 2, 3));
+    let id: String = redis::from_redis_value(snapshot["id"].clone()).unwrap();
+    let info: HashMap<String, String> = redis::cmd("RAFT").arg("INFO").query(&mut con).unwrap();
+    let index = id.split('-').nth(1).unwrap();
+    assert_eq!(
+        index, info["applied_index"],
+        "snapshot {id} covers the tickets"
+    );
 }
 
 #[test]

@@ -84,7 +84,7 @@
 //! 2. `server::dispatch` answers built-ins, checks a user command's arity
 //!    and arguments (a bad one never reaches the log), and routes it.
 //! 3. A write goes to the connection's `server::reply_queue`, which
-//!    proposes the writes of one read together to `raft::proposer`; it
+//!    proposes the writes it parsed in a row together to `raft::proposer`; it
 //!    batches every waiting proposal into one log entry stamped with the
 //!    leader's time and a seed.
 //! 4. Once the entry commits, `raft::state_machine` applies it on every

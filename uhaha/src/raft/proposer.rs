@@ -73,8 +73,8 @@ impl<'de> Deserialize<'de> for SharedCommands {
     }
 }
 
-/// Writes of one connection, proposed together: the commands it parsed
-/// from one read, in order. They go into one entry, so that a pipeline
+/// Writes of one connection, proposed together: commands it parsed in a
+/// row, in order. They go into one entry, so that a pipeline
 /// costs the proposer one message and one reply, not one per command.
 pub struct Proposal {
     /// The commands, each with its upper-case name first.
@@ -83,7 +83,7 @@ pub struct Proposal {
     pub replies: oneshot::Sender<Vec<Reply>>,
 }
 
-/// Most commands in one entry (an entry holds at least one proposal).
+/// Most commands in one entry, unless one proposal alone has more.
 const MAX_BATCH_COMMANDS: usize = 4096;
 /// Most proposals queued for the proposer. A connection has at most one
 /// proposal waiting at a time, so this is reached only with thousands of
@@ -97,10 +97,10 @@ pub struct Proposer {
 }
 
 impl Proposer {
-    /// Most bytes of commands (as [`Proposer::size`] counts them) that an
-    /// entry takes from the queue, so that an entry stays a sane size.
-    /// Connections propose before their writes reach it (a proposal is
-    /// taken whole), and one command is at most a request's size.
+    /// Most bytes of commands (as [`Proposer::size`] counts them) in one
+    /// entry, so that an entry stays a sane size. A proposal is taken
+    /// whole, so connections propose as soon as their writes reach it: a
+    /// proposal, and so an entry, is at most this and one request more.
     pub const MAX_BYTES: usize = 16 << 20;
 
     /// The size of `command` as the limits count it: its arguments and a
@@ -189,13 +189,22 @@ async fn run(
 ) {
     let mut stamps = Stamps::new();
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    while let Some(first) = rx.recv().await {
+    // A proposal that did not fit the last entry: the first of the next.
+    let mut held = None;
+    loop {
+        let first = match held.take() {
+            Some(first) => first,
+            None => match rx.recv().await {
+                Some(first) => first,
+                None => return,
+            },
+        };
         // Wait for a slot before draining, so that the writes arriving
         // meanwhile join this entry.
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let (commands, waiting) = drain(first, &mut rx);
+        let (commands, waiting) = drain(first, &mut rx, &mut held);
         let count = commands.len() as u64;
         metrics.commands_per_entry.observe(count as f64);
         let batch = stamps.batch(commands);
@@ -233,15 +242,27 @@ fn take(waiting: &Mutex<Option<Waiting>>) -> Option<Waiting> {
     waiting.lock().expect("waiting lock").take()
 }
 
-/// `first` and the proposals waiting behind it, up to an entry's limits.
-fn drain(first: Proposal, rx: &mut mpsc::Receiver<Proposal>) -> (Vec<Command>, Waiting) {
+/// `first` and the proposals waiting behind it, as many as fit an entry's
+/// limits (`first` always does); the one that did not fit is left in
+/// `held`.
+fn drain(
+    first: Proposal,
+    rx: &mut mpsc::Receiver<Proposal>,
+    held: &mut Option<Proposal>,
+) -> (Vec<Command>, Waiting) {
     let mut waiting = Vec::with_capacity(rx.len() + 1);
     let mut bytes = commands_size(&first.commands);
     waiting.push((first.replies, first.commands.len()));
     let mut commands = first.commands;
-    while commands.len() < MAX_BATCH_COMMANDS && bytes < Proposer::MAX_BYTES {
-        let Ok(next) = rx.try_recv() else { break };
-        bytes += commands_size(&next.commands);
+    while let Ok(next) = rx.try_recv() {
+        let size = commands_size(&next.commands);
+        if commands.len() + next.commands.len() > MAX_BATCH_COMMANDS
+            || bytes + size > Proposer::MAX_BYTES
+        {
+            *held = Some(next);
+            break;
+        }
+        bytes += size;
         waiting.push((next.replies, next.commands.len()));
         commands.extend(next.commands);
     }
@@ -376,6 +397,24 @@ mod tests {
         let back: SharedCommands = crate::codec::decode(&bytes).unwrap();
         assert_eq!(back, shared);
         assert_eq!(back.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_proposal_that_does_not_fit_an_entry_starts_the_next() {
+        let (proposer, mut rx) = Proposer::detached();
+        let big = || vec![vec![Bytes::from(vec![0; Proposer::MAX_BYTES / 2])]];
+        let mut replies = Vec::new();
+        for commands in [commands(), big(), big(), commands()] {
+            replies.push(proposer.propose(commands).await);
+        }
+        let mut held = None;
+        let first = rx.recv().await.unwrap();
+        let (entry, waiting) = drain(first, &mut rx, &mut held);
+        assert_eq!((entry.len(), waiting.0.len()), (3, 2));
+        let next = held.take().expect("the second big proposal waits");
+        let (entry, waiting) = drain(next, &mut rx, &mut held);
+        assert_eq!((entry.len(), waiting.0.len()), (3, 2));
+        assert!(held.is_none());
     }
 
     #[test]

@@ -211,13 +211,19 @@ impl<M: Commands> Server<M> {
             Builtin::Help => self.help(&cmd),
             Builtin::Command => self.command(&cmd),
             Builtin::Client => session::client(session, &cmd),
-            Builtin::Raft => self.cluster_commands().raft_command(&cmd).await,
+            // Cluster changes and snapshots come after the client's
+            // earlier writes, as they would one by one.
+            Builtin::Raft => {
+                queue.settle().await;
+                self.cluster_commands().raft_command(&cmd).await
+            }
             Builtin::Cluster => self.cluster_commands().cluster_command(&cmd),
             Builtin::Monitor => {
                 queue.ready(Reply::ok());
                 return Flow::Hijack(self.monitors.monitor());
             }
             Builtin::Shutdown => {
+                queue.settle().await;
                 tracing::warn!("shutting down on SHUTDOWN from client {}", session.id());
                 self.shutdown.notify_one();
                 return Flow::Close;

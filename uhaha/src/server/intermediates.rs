@@ -33,6 +33,8 @@ impl<M: Commands> Server<M> {
         rewrites: usize,
     ) -> Flow {
         let name = M::COMMANDS[index].name;
+        // The user's code may wait on what the client's earlier writes do.
+        queue.propose().await;
         let run = contain(|| M::intermediate(index, &session.conn, Args::new(&cmd[1..])));
         let outcome = outcome(name, run).await;
         self.follow(outcome, session, queue, rewrites).await
@@ -46,6 +48,7 @@ impl<M: Commands> Server<M> {
         queue: &mut ReplyQueue,
         rewrites: usize,
     ) -> Flow {
+        queue.propose().await;
         let run = contain(|| M::catch_all(&session.conn, Args::new(&cmd)));
         let outcome = outcome("#[catch_all]", run).await;
         self.follow(outcome, session, queue, rewrites).await

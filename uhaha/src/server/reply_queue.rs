@@ -1,9 +1,12 @@
 //! A connection's replies, in request order. Replies known at once are
 //! encoded as they come; writes are gathered and proposed together, one
-//! message to the proposer for every write a connection parsed from one
-//! read (a pipeline of sixteen `SET`s costs one proposal, one reply channel
-//! and one wake-up, not sixteen), and their replies are encoded in their
-//! place once the log has applied them.
+//! message to the proposer for the writes a connection parsed in a row
+//! (a pipeline of sixteen `SET`s costs one proposal, one reply channel and
+//! one wake-up, not sixteen), and their replies are encoded in their place
+//! once the log has applied them. A proposal ends where a later command
+//! must come after the writes: a read, a protocol switch, a command that
+//! acts on the cluster, user code that may wait on them, the end of what
+//! was read.
 
 use crate::command::{Protocol, Reply};
 use crate::metrics::{Metrics, Tracked};
@@ -238,8 +241,10 @@ impl ReplyQueue {
         }
     }
 
-    /// Proposes the writes queued since the last proposal, as one.
-    async fn propose(&mut self) {
+    /// Proposes the writes queued since the last proposal, as one. Called
+    /// before anything that must come after them: a reply waited for, or
+    /// code that may wait on what they do.
+    pub(crate) async fn propose(&mut self) {
         if !self.unproposed.is_empty() {
             let count = self.unproposed.len();
             let commands = std::mem::take(&mut self.unproposed);

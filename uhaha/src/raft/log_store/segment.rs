@@ -8,9 +8,10 @@
 //! [`Record::Start`]: a crash during a rotation leaves either the old
 //! segment as the last one, or the new one whole.
 //!
-//! A segment may end in zeros: the writer makes the file longer than what
-//! it holds before it appends (see [`Active::make_room`]), and a segment
-//! read back stops at the first of those zeros, wherever it is.
+//! The newest segment may end in zeros: the writer makes the file longer
+//! than what it holds before it appends (see [`Active::make_room`]), and
+//! reading it back stops at the first of those zeros. A segment is trimmed
+//! to what it holds before the next one starts.
 
 use super::crash_point::crash_point;
 use super::index::{Index, Loc};
@@ -64,16 +65,18 @@ impl Active {
         Ok(())
     }
 
-    /// Gives back the room past what the segment holds: it is written no
-    /// more. Only tidiness: a crash before this lands leaves zeros that
-    /// read back as the segment's end, so a failure is only logged.
-    pub(super) fn trim(&mut self, path: &Path) {
+    /// Gives back the room past what the segment holds, durably, before
+    /// the next segment starts: zeros are the end of the newest segment
+    /// only, and in an older one they are damage.
+    pub(super) fn trim(&mut self, path: &Path) -> Result<(), LogError> {
         if self.size > self.len {
-            match self.file.set_len(self.len) {
-                Ok(()) => self.size = self.len,
-                Err(e) => tracing::warn!("trim {}: {e}", path.display()),
-            }
+            self.file
+                .set_len(self.len)
+                .and_then(|()| self.file.sync_all())
+                .map_err(|source| LogError::io("trim", path, source))?;
+            self.size = self.len;
         }
+        Ok(())
     }
 }
 
@@ -149,8 +152,10 @@ fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LogError> {
 /// writing (creating the first when there is none).
 ///
 /// A record that a crash cut short at the end of the newest segment was
-/// never acknowledged: it is cut off. Anything else that is not a whole
-/// record is damage, and the log refuses to open rather than skip it.
+/// never acknowledged: it is cut off. Zeros after the newest segment's
+/// records are the room made for the next (see [`Active::make_room`]).
+/// Anything else that is not a whole record is damage, and the log refuses
+/// to open rather than skip it.
 pub(super) fn recover(dir: &Path) -> Result<(Index, Active), LogError> {
     let segments = list(dir)?;
     if let Some(pair) = segments.windows(2).find(|w| w[1].0 != w[0].0 + 1) {
@@ -231,7 +236,7 @@ fn replay(
             Found::End => return Ok((at as u64, bytes.len() as u64)),
             // Room made for records never written (or the rest of a
             // record of which nothing reached the disk).
-            Found::Torn if bytes[at..].iter().all(|b| *b == 0) => {
+            Found::Torn if last && bytes[at..].iter().all(|b| *b == 0) => {
                 return Ok((at as u64, bytes.len() as u64))
             }
             Found::Torn if last => {

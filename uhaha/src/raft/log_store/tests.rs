@@ -219,15 +219,15 @@ async fn segments_rotate_and_go_once_purged() {
     assert_eq!(indexes(&mut log, 0..).await, (401..500).collect::<Vec<_>>());
 }
 
-/// Appends land within the file's length (see `Active::make_room`), so a
-/// segment ends in zeros. They read back as its end, in the newest segment
-/// and in an older one that a crash left untrimmed, and appends after a
-/// reopen go on after the last record, not after the zeros.
+/// Appends land within the file's length (see `Active::make_room`), so the
+/// newest segment ends in zeros. They read back as its end, and appends
+/// after a reopen go on after the last record, not after the zeros. An
+/// older segment is trimmed before the next starts: zeros there are damage.
 #[tokio::test]
-async fn zeros_past_the_records_read_as_the_end_of_a_segment() {
+async fn zeros_end_the_newest_segment_only() {
     let dir = TempDir::new();
-    let open = || LogStore::open_with(&dir.0, true, 4096, WalMetrics::default()).unwrap();
-    let mut log = open();
+    let open = || LogStore::open_with(&dir.0, true, 4096, WalMetrics::default());
+    let mut log = open().unwrap();
     for i in 0..10 {
         log.blocking_append([normal(i)]).await.unwrap();
     }
@@ -238,12 +238,15 @@ async fn zeros_past_the_records_read_as_the_end_of_a_segment() {
         "the segment has room past its records: {size}"
     );
     drop(log);
-    let mut log = open();
+    let mut log = open().unwrap();
     for i in 1..50 {
         log.blocking_append((i * 10..i * 10 + 10).map(normal))
             .await
             .unwrap();
     }
+    drop(log);
+    let mut log = open().unwrap();
+    assert_eq!(indexes(&mut log, 0..).await, (0..500).collect::<Vec<_>>());
     drop(log);
     let older = segments(&dir.0);
     assert!(older.len() > 2, "{older:?}");
@@ -255,6 +258,5 @@ async fn zeros_past_the_records_read_as_the_end_of_a_segment() {
         .open(&older)
         .and_then(|f| f.set_len(trimmed + 8192))
         .unwrap();
-    let mut log = open();
-    assert_eq!(indexes(&mut log, 0..).await, (0..500).collect::<Vec<_>>());
+    assert!(matches!(open(), Err(LogError::Damaged { .. })));
 }

@@ -423,7 +423,7 @@ impl WriterThread {
                 .map_err(|source| LogError::io("fsync", &path, source))?;
             self.unsynced = false;
         }
-        self.active.trim(&path);
+        self.active.trim(&path)?;
         let state = self.log.index.lock().expect("log index lock").state;
         let next = segment::create(&self.settings.dir, self.active.seq + 1, state)?;
         let mut index = self.log.index.lock().expect("log index lock");
