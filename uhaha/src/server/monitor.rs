@@ -45,17 +45,15 @@ pub struct Feed {
     watching: Arc<AtomicUsize>,
 }
 
-impl std::ops::Deref for Feed {
-    type Target = broadcast::Receiver<Bytes>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.lines
+impl Feed {
+    /// The next line; see [`broadcast::Receiver::recv`].
+    pub async fn recv(&mut self) -> Result<Bytes, broadcast::error::RecvError> {
+        self.lines.recv().await
     }
-}
 
-impl std::ops::DerefMut for Feed {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.lines
+    /// The next line if one waits; see [`broadcast::Receiver::try_recv`].
+    pub fn try_recv(&mut self) -> Result<Bytes, broadcast::error::TryRecvError> {
+        self.lines.try_recv()
     }
 }
 
