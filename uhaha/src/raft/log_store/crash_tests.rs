@@ -38,15 +38,21 @@ fn framed(entry: &Entry) -> Vec<u8> {
     bytes
 }
 
-/// Appends `bytes` to the newest segment in `dir`, as a crash in the
-/// middle of a write leaves it.
+/// Writes `bytes` where the next record of the newest segment in `dir`
+/// would go (into the room made past its records), as a crash in the
+/// middle of that write leaves it: only whole sectors of it reach the file,
+/// the rest stays as it was (zeros). A disk writes a sector whole or not at
+/// all, and the kernel stops the write of a killed process at a page.
 fn leave_at_the_end(dir: &Path, bytes: &[u8]) {
-    let newest = *segments(dir).last().unwrap();
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(segment::path(dir, newest))
+    use std::os::unix::fs::FileExt;
+    const SECTOR: u64 = 512;
+    let (_, active) = segment::recover(dir).unwrap();
+    let end = (active.len + bytes.len() as u64) / SECTOR * SECTOR;
+    let written = end.saturating_sub(active.len) as usize;
+    active
+        .file
+        .write_all_at(&bytes[..written.min(bytes.len())], active.len)
         .unwrap();
-    file.write_all(bytes).unwrap();
 }
 
 /// What a write that a crash cut short can leave behind.
