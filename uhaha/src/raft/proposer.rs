@@ -85,9 +85,10 @@ pub struct Proposal {
 
 /// Most commands in one entry, unless one proposal alone has more.
 const MAX_BATCH_COMMANDS: usize = 4096;
-/// Most proposals queued for the proposer. A connection has at most one
-/// proposal waiting at a time, so this is reached only with thousands of
-/// connections writing at once; they then wait their turn to queue.
+/// Most proposals queued for the proposer. A connection proposes once per
+/// run of writes and waits for their replies before it reads more, so this
+/// is reached only with thousands of connections writing at once; they
+/// then wait their turn to queue.
 const MAX_QUEUED: usize = 4096;
 
 /// A handle that queues writes for the proposer task.

@@ -19,7 +19,7 @@
 //! at it a few times a second and asks openraft for a snapshot when the
 //! policy says so.
 
-use super::{Command, Raft};
+use super::{Command, Proposer, Raft};
 use crate::tasks::Tasks;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -71,8 +71,9 @@ impl Progress {
     /// the log (its position, stamp, seed and framing): entries of few or
     /// no commands, such as ticks, still make the log grow.
     pub fn applied(&self, commands: &[Command]) {
-        let size: usize = commands.iter().flatten().map(|a| a.len() + 8).sum();
-        let size = size as u64 + 8 * commands.len() as u64 + ENTRY_OVERHEAD;
+        // Each command as the proposer counts it, and its own length.
+        let size: usize = commands.iter().map(|c| Proposer::size(c) + 8).sum();
+        let size = size as u64 + ENTRY_OVERHEAD;
         self.commands
             .fetch_add(commands.len() as u64, Ordering::Relaxed);
         self.bytes.fetch_add(size, Ordering::Relaxed);

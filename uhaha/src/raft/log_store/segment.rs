@@ -44,8 +44,8 @@ pub(super) struct Active {
 const ROOM: u64 = 1 << 20;
 
 impl Active {
-    /// Makes the file at least `end` bytes long, by [`ROOM`] more at a
-    /// time, before records are written up to `end`.
+    /// Makes the file (in directory `dir`) at least `end` bytes long, by
+    /// [`ROOM`] more at a time, before records are written up to `end`.
     ///
     /// Why: `fdatasync` after an append that lengthens the file must also
     /// write the file's new size, a second write and wait on every append.
@@ -54,12 +54,12 @@ impl Active {
     /// per append within the length against 145 us and 58 us past it. The
     /// file grows with a hole (`set_len`), so nothing more is written, and
     /// the zeros read back as the end of the segment.
-    pub(super) fn make_room(&mut self, end: u64, path: &Path) -> Result<(), LogError> {
+    pub(super) fn make_room(&mut self, end: u64, dir: &Path) -> Result<(), LogError> {
         if end > self.size {
             let size = end + ROOM;
             self.file
                 .set_len(size)
-                .map_err(|source| LogError::io("lengthen", path, source))?;
+                .map_err(|source| LogError::io("lengthen", path(dir, self.seq), source))?;
             self.size = size;
         }
         Ok(())
@@ -68,12 +68,12 @@ impl Active {
     /// Gives back the room past what the segment holds, durably, before
     /// the next segment starts: zeros are the end of the newest segment
     /// only, and in an older one they are damage.
-    pub(super) fn trim(&mut self, path: &Path) -> Result<(), LogError> {
+    pub(super) fn trim(&mut self, dir: &Path) -> Result<(), LogError> {
         if self.size > self.len {
             self.file
                 .set_len(self.len)
                 .and_then(|()| self.file.sync_all())
-                .map_err(|source| LogError::io("trim", path, source))?;
+                .map_err(|source| LogError::io("trim", path(dir, self.seq), source))?;
             self.size = self.len;
         }
         Ok(())

@@ -362,9 +362,8 @@ impl WriterThread {
         }
         if self.settings.sync {
             let end = self.active.len + self.buf.len() as u64;
-            let path = segment::path(&self.settings.dir, self.active.seq);
             self.active
-                .make_room(end, &path)
+                .make_room(end, &self.settings.dir)
                 .map_err(|e| e.to_string())?;
         }
         let path = || segment::path(&self.settings.dir, self.active.seq);
@@ -423,7 +422,7 @@ impl WriterThread {
                 .map_err(|source| LogError::io("fsync", &path, source))?;
             self.unsynced = false;
         }
-        self.active.trim(&path)?;
+        self.active.trim(&self.settings.dir)?;
         let state = self.log.index.lock().expect("log index lock").state;
         let next = segment::create(&self.settings.dir, self.active.seq + 1, state)?;
         let mut index = self.log.index.lock().expect("log index lock");
